@@ -1,0 +1,303 @@
+//! The cluster map: what the capture (or a live watch) says about pods, owners and
+//! services, used to give every event its Kubernetes context — owner chain, workload,
+//! node, labels — by pod UID, namespace/name, container id or pod IP.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tapio_schemas::{ObjectRef, UnifiedEvent};
+
+/// What the map keeps of a pod.
+#[derive(Debug, Clone, Default)]
+pub struct PodInfo {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// UID.
+    pub uid: String,
+    /// Node it runs on.
+    pub node: Option<String>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Direct controller owner (`Kind`, name).
+    pub owner: Option<(String, String)>,
+    /// Pod IPs.
+    pub ips: Vec<String>,
+    /// Container ids (runtime prefix stripped) → container name.
+    pub containers: BTreeMap<String, String>,
+    /// Memory limits by container (as written in the spec).
+    pub memory_limits: BTreeMap<String, String>,
+}
+
+/// Index over pods and owners for enrichment. Keys are exact; nothing is guessed except
+/// a missing ReplicaSet's Deployment, which Kubernetes names `<deployment>-<pod-template-hash>`.
+#[derive(Debug, Default)]
+pub struct ClusterMap {
+    pods: Vec<PodInfo>,
+    by_uid: HashMap<String, usize>,
+    by_name: HashMap<(String, String), usize>,
+    by_container: HashMap<String, usize>,
+    by_ip: HashMap<String, usize>,
+    /// (kind, namespace, name) → controller owner (kind, name).
+    owners: HashMap<(String, String, String), (String, String)>,
+    lookups: u64,
+    hits: u64,
+}
+
+impl ClusterMap {
+    /// Adds or replaces a pod.
+    pub fn add_pod(&mut self, pod: PodInfo) {
+        let key = (pod.namespace.clone(), pod.name.clone());
+        let idx = match self.by_name.get(&key) {
+            Some(&i) => {
+                self.pods[i] = pod;
+                i
+            }
+            None => {
+                self.pods.push(pod);
+                self.pods.len() - 1
+            }
+        };
+        let p = &self.pods[idx];
+        self.by_name.insert(key, idx);
+        if !p.uid.is_empty() {
+            self.by_uid.insert(p.uid.clone(), idx);
+        }
+        for id in p.containers.keys() {
+            self.by_container.insert(id.clone(), idx);
+        }
+        for ip in &p.ips {
+            self.by_ip.insert(ip.clone(), idx);
+        }
+        if let Some((k, n)) = &p.owner {
+            self.owners.insert(
+                ("Pod".into(), p.namespace.clone(), p.name.clone()),
+                (k.clone(), n.clone()),
+            );
+        }
+    }
+
+    /// Records that `kind/namespace/name` is controlled by `owner_kind/owner_name`.
+    pub fn add_owner(
+        &mut self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        owner_kind: &str,
+        owner_name: &str,
+    ) {
+        self.owners.insert(
+            (kind.into(), namespace.into(), name.into()),
+            (owner_kind.into(), owner_name.into()),
+        );
+    }
+
+    /// All pods.
+    pub fn pods(&self) -> &[PodInfo] {
+        &self.pods
+    }
+
+    /// A pod by namespace and name.
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<&PodInfo> {
+        self.by_name
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(|&i| &self.pods[i])
+    }
+
+    /// Owners from `kind/namespace/name` up, as (kind, name), nearest first.
+    pub fn owner_chain(&self, kind: &str, namespace: &str, name: &str) -> Vec<(String, String)> {
+        let mut chain = Vec::new();
+        let (mut k, mut n) = (kind.to_string(), name.to_string());
+        while chain.len() < 8 {
+            let next = match self
+                .owners
+                .get(&(k.clone(), namespace.to_string(), n.clone()))
+            {
+                Some(o) => o.clone(),
+                None if k == "ReplicaSet" => match n.rsplit_once('-') {
+                    // A ReplicaSet missing from the capture: Deployments name theirs
+                    // `<deployment>-<pod-template-hash>`.
+                    Some((deploy, hash)) if looks_like_hash(hash) => {
+                        ("Deployment".into(), deploy.into())
+                    }
+                    _ => break,
+                },
+                None => break,
+            };
+            chain.push(next.clone());
+            (k, n) = next;
+        }
+        chain
+    }
+
+    /// Fills in the event's pod, node, workload, owner chain and labels from whichever
+    /// key it carries. Fields already set are kept.
+    pub fn enrich(&mut self, e: &mut UnifiedEvent) {
+        self.lookups += 1;
+        let idx = self.find(e);
+        if let Some(i) = idx {
+            self.hits += 1;
+            let p = &self.pods[i];
+            let node_level = e.source != tapio_schemas::source::K8S_EVENT
+                && e.source != tapio_schemas::source::K8S_OBJECT
+                && e.object.kind == "Node";
+            if e.object.kind.is_empty() || node_level {
+                // Kernel and journald events are about the pod they happened in.
+                e.object = ObjectRef {
+                    kind: "Pod".into(),
+                    namespace: p.namespace.clone(),
+                    name: p.name.clone(),
+                    uid: Some(p.uid.clone()),
+                };
+            }
+            e.pod.get_or_insert_with(|| p.name.clone());
+            if !p.uid.is_empty() {
+                e.pod_uid.get_or_insert_with(|| p.uid.clone());
+            }
+            if e.node.is_none() {
+                e.node = p.node.clone();
+            }
+            if let Some(cid) = &e.container_id
+                && e.container.is_none()
+            {
+                e.container = p.containers.get(cid).cloned();
+            }
+            if e.labels.is_empty() {
+                e.labels = p.labels.clone();
+            }
+            if let Some(c) = &e.container
+                && let Some(limit) = p.memory_limits.get(c)
+            {
+                e.attributes
+                    .entry("memory_limit".into())
+                    .or_insert_with(|| limit.clone());
+            }
+        }
+        if e.owner_chain.is_empty() && !e.object.kind.is_empty() {
+            let (kind, ns, name) = match (&e.pod, idx) {
+                (Some(pod), _) => ("Pod".to_string(), e.object.namespace.clone(), pod.clone()),
+                _ => (
+                    e.object.kind.clone(),
+                    e.object.namespace.clone(),
+                    e.object.name.clone(),
+                ),
+            };
+            let chain = self.owner_chain(&kind, &ns, &name);
+            if let Some((wk, wn)) = chain.last() {
+                e.workload = Some(ObjectRef::new(wk, &ns, wn));
+            } else if is_workload_kind(&e.object.kind) {
+                e.workload = Some(ObjectRef::new(&e.object.kind, &ns, &e.object.name));
+            }
+            e.owner_chain = chain.into_iter().map(|(k, n)| format!("{k}/{n}")).collect();
+        }
+    }
+
+    fn find(&self, e: &UnifiedEvent) -> Option<usize> {
+        if let Some(uid) =
+            e.pod_uid
+                .as_ref()
+                .or(e.object.uid.as_ref().filter(|_| e.object.kind == "Pod"))
+            && let Some(&i) = self.by_uid.get(uid)
+        {
+            return Some(i);
+        }
+        if e.object.kind == "Pod"
+            && let Some(&i) = self
+                .by_name
+                .get(&(e.object.namespace.clone(), e.object.name.clone()))
+        {
+            return Some(i);
+        }
+        if let Some(cid) = &e.container_id
+            && let Some(&i) = self.by_container.get(cid)
+        {
+            return Some(i);
+        }
+        for ip in [&e.src_ip, &e.dst_ip].into_iter().flatten() {
+            if let Some(&i) = self.by_ip.get(ip) {
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// (lookups, hits) so far: the enrichment hit rate.
+    pub fn hit_rate(&self) -> (u64, u64) {
+        (self.lookups, self.hits)
+    }
+}
+
+/// Kinds that are a workload's top owner.
+pub fn is_workload_kind(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Deployment"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "Job"
+            | "CronJob"
+            | "ReplicaSet"
+            | "ReplicationController"
+    )
+}
+
+/// pod-template-hash values are short lower-case alphanumerics (e.g. `7d4f9c8b5`).
+fn looks_like_hash(s: &str) -> bool {
+    (5..=10).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tapio_schemas::{Severity, source};
+
+    fn map() -> ClusterMap {
+        let mut m = ClusterMap::default();
+        m.add_pod(PodInfo {
+            namespace: "shop".into(),
+            name: "web-7d4f9c8b5-abcde".into(),
+            uid: "uid-1".into(),
+            node: Some("node-a".into()),
+            owner: Some(("ReplicaSet".into(), "web-7d4f9c8b5".into())),
+            ips: vec!["10.1.0.5".into()],
+            containers: [("c0ffee".to_string(), "app".to_string())].into(),
+            ..Default::default()
+        });
+        m
+    }
+
+    #[test]
+    fn enrich_by_each_key() {
+        let mut m = map();
+        for set in [
+            |e: &mut UnifiedEvent| e.pod_uid = Some("uid-1".into()),
+            |e: &mut UnifiedEvent| e.container_id = Some("c0ffee".into()),
+            |e: &mut UnifiedEvent| e.dst_ip = Some("10.1.0.5".into()),
+        ] {
+            let mut e = UnifiedEvent::new(
+                "x".into(),
+                0,
+                source::KERNEL,
+                "kernel.oom_kill",
+                Severity::Error,
+                ObjectRef::default(),
+            );
+            set(&mut e);
+            m.enrich(&mut e);
+            assert_eq!(e.pod.as_deref(), Some("web-7d4f9c8b5-abcde"));
+            assert_eq!(e.object.kind, "Pod");
+            assert_eq!(e.node.as_deref(), Some("node-a"));
+            assert_eq!(
+                e.workload,
+                Some(ObjectRef::new("Deployment", "shop", "web"))
+            );
+            assert_eq!(
+                e.owner_chain,
+                vec!["ReplicaSet/web-7d4f9c8b5", "Deployment/web"]
+            );
+        }
+        assert_eq!(m.hit_rate(), (3, 3));
+    }
+}
