@@ -212,7 +212,7 @@ impl Reader {
         }
         let before = self.objects.derived.len();
         match self.objects.add(&kind, v, &self.opts.cluster) {
-            Ok(true) => self.summary.events_derived += self.objects.derived.len() - before,
+            Ok(true) => {}
             Ok(false) => *self.summary.skipped_kinds.entry(kind).or_default() += 1,
             Err((f, m)) => {
                 self.objects.derived.truncate(before);
@@ -445,6 +445,9 @@ pub fn read_paths(paths: &[PathBuf], opts: &ReplayOptions) -> Result<Capture> {
         }
     }
     r.objects.finish(&opts.cluster);
+    // Counted here so that events derived from several objects (a Service left without
+    // endpoints) count too.
+    r.summary.events_derived = r.objects.derived.len();
     let mut events = std::mem::take(&mut r.events);
     for e in &mut r.objects.derived {
         e.cluster = opts.cluster.clone();

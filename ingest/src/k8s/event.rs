@@ -49,7 +49,9 @@ pub fn read_event(v: &Value) -> Result<UnifiedEvent, (String, String)> {
         .or(t("eventTime")?)
         .or(t("deprecatedFirstTimestamp")?);
     let created = t("metadata.creationTimestamp")?;
-    let event_time = last.or(first).or(created).ok_or_else(|| {
+    // An Event stands for a series of occurrences: its time is the first one (so causes
+    // precede effects), the last is kept as an attribute.
+    let event_time = first.or(last).or(created).ok_or_else(|| {
         (
             "lastTimestamp".to_string(),
             "no time: lastTimestamp, eventTime, series.lastObservedTime, firstTimestamp and metadata.creationTimestamp are all empty".to_string(),

@@ -1,0 +1,38 @@
+//! Engine settings.
+
+use serde::{Deserialize, Serialize};
+
+/// How the engine windows and groups. Durations in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Tumbling window size: how often patterns are evaluated, in event time.
+    pub window_secs: i64,
+    /// Look-back: how much history each window's queries see (a crash loop builds up
+    /// over minutes; a cascade's upstream failure precedes the downstream one).
+    pub lookback_secs: i64,
+    /// An incident with no new evidence for this long is closed and its story emitted.
+    pub idle_timeout_secs: i64,
+    /// Allowed lateness: the watermark trails the newest event time by this much.
+    pub lateness_secs: i64,
+    /// Evidence a story needs before it is published.
+    pub threshold: f64,
+    /// DataFusion partitions per query (one per core is fastest here).
+    pub partitions: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            window_secs: 60,
+            lookback_secs: 900,
+            idle_timeout_secs: 900,
+            lateness_secs: 30,
+            threshold: 1.0,
+            partitions: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(2),
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The streaming engine: push event batches, get stories as incidents close.
+
+use arrow::array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray};
+use arrow::compute::filter_record_batch;
+use tapio_schemas::rows::to_batch;
+use tapio_schemas::{
+    Correlation, Relation, Story, as_strings, events_from_batch, relation, topology_schema,
+};
+use tracing::debug;
+
+use crate::config::EngineConfig;
+use crate::incidents::Incidents;
+use crate::runner::Runner;
+use crate::story::{ServicesByPod, assemble};
+use crate::window::{Retained, window_start};
+use crate::{Error, Result};
+
+const NS: i64 = 1_000_000_000;
+
+/// What closing windows produced.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Stories of incidents that closed.
+    pub stories: Vec<Story>,
+    /// Their correlations.
+    pub correlations: Vec<Correlation>,
+}
+
+impl Output {
+    fn extend(&mut self, o: Output) {
+        self.stories.extend(o.stories);
+        self.correlations.extend(o.correlations);
+    }
+}
+
+/// Counters of one engine run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Event rows accepted.
+    pub events: u64,
+    /// Rows older than the look-back behind the watermark: too late to correlate.
+    pub late_dropped: u64,
+    /// Windows closed.
+    pub windows: u64,
+    /// Windows whose patterns ran (windows with new events).
+    pub windows_evaluated: u64,
+    /// Distinct signals.
+    pub signals: u64,
+    /// Stories published.
+    pub stories: u64,
+    /// Incidents closed with too little evidence to publish (e.g. a probe blip).
+    pub below_threshold: u64,
+}
+
+/// The engine. Feed batches in roughly event-time order (late rows within the look-back
+/// are still correlated), then call [`Engine::finish`].
+pub struct Engine {
+    cfg: EngineConfig,
+    runner: Runner,
+    retained: Retained,
+    incidents: Incidents,
+    services: ServicesByPod,
+    watermark: Option<i64>,
+    next_window: Option<i64>,
+    max_time: Option<i64>,
+    /// Event-time range (min, max) of events not yet evaluated by a window.
+    pending: Option<(i64, i64)>,
+    stats: EngineStats,
+}
+
+impl Engine {
+    /// A new engine; plans the pattern library.
+    pub async fn new(cfg: EngineConfig) -> Result<Self> {
+        if cfg.window_secs <= 0 || cfg.lookback_secs < 0 || cfg.idle_timeout_secs <= 0 {
+            return Err(Error::Input(
+                "window_secs and idle_timeout_secs must be > 0, lookback_secs >= 0".into(),
+            ));
+        }
+        let runner = Runner::new(cfg.partitions).await?;
+        Ok(Engine {
+            cfg,
+            runner,
+            retained: Retained::default(),
+            incidents: Incidents::default(),
+            services: ServicesByPod::default(),
+            watermark: None,
+            next_window: None,
+            max_time: None,
+            pending: None,
+            stats: EngineStats::default(),
+        })
+    }
+
+    /// Replaces the topology the patterns join against.
+    pub async fn set_topology(&mut self, relations: &[Relation]) -> Result<()> {
+        self.services.clear();
+        for r in relations.iter().filter(|r| r.relation == relation::SELECTS) {
+            self.services
+                .entry(format!("{}/{}", r.to_namespace, r.to_name))
+                .or_default()
+                .insert(format!("{}/{}", r.from_namespace, r.from_name));
+        }
+        let batch = to_batch(topology_schema(), relations)?;
+        self.runner.set_topology(vec![batch]).await;
+        Ok(())
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    fn size(&self) -> i64 {
+        self.cfg.window_secs * NS
+    }
+
+    fn lookback(&self) -> i64 {
+        self.cfg.lookback_secs * NS
+    }
+
+    /// Adds a batch of events (UnifiedEvent schema); returns stories of incidents that
+    /// the advancing watermark closed.
+    pub async fn push(&mut self, batch: RecordBatch) -> Result<Output> {
+        let batch = self.drop_late(batch)?;
+        let Some((lo, hi)) = self.retained.push(batch.clone())? else {
+            return Ok(Output::default());
+        };
+        self.stats.events += batch.num_rows() as u64;
+        self.pending = Some(
+            self.pending
+                .map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))),
+        );
+        self.max_time = Some(self.max_time.map_or(hi, |m| m.max(hi)));
+        let wm = hi - self.cfg.lateness_secs * NS;
+        self.watermark = Some(self.watermark.map_or(wm, |w| w.max(wm)));
+        if self.next_window.is_none() {
+            self.next_window = Some(window_start(lo, self.size()) + self.size());
+        }
+        self.advance(self.watermark.unwrap_or(i64::MIN)).await
+    }
+
+    fn drop_late(&mut self, batch: RecordBatch) -> Result<RecordBatch> {
+        let Some(wm) = self.watermark else {
+            return Ok(batch);
+        };
+        let cutoff = wm - self.lookback();
+        let times = batch
+            .column_by_name("event_time")
+            .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
+            .ok_or_else(|| Error::Input("batch without a timestamp `event_time` column".into()))?;
+        if times.iter().flatten().all(|t| t >= cutoff) {
+            return Ok(batch);
+        }
+        let mask: BooleanArray = times
+            .iter()
+            .map(|t| Some(t.is_some_and(|t| t >= cutoff)))
+            .collect();
+        let kept = filter_record_batch(&batch, &mask)?;
+        self.stats.late_dropped += (batch.num_rows() - kept.num_rows()) as u64;
+        Ok(kept)
+    }
+
+    /// Closes every window that ends at or before `until`.
+    async fn advance(&mut self, until: i64) -> Result<Output> {
+        let mut out = Output::default();
+        while let Some(end) = self.next_window {
+            if end > until {
+                break;
+            }
+            out.extend(self.close_window(end).await?);
+            // Jump over windows with nothing new to evaluate. Incidents that went idle
+            // meanwhile close at the next window closed, with the same story.
+            let target = match self.pending {
+                Some((lo, _)) => window_start(lo, self.size()) + self.size(),
+                None => window_start(until, self.size()),
+            };
+            self.next_window = Some((end + self.size()).max(target));
+        }
+        Ok(out)
+    }
+
+    async fn close_window(&mut self, end: i64) -> Result<Output> {
+        self.stats.windows += 1;
+        let from = end - self.size() - self.lookback();
+        if let Some((lo, hi)) = self.pending.filter(|(lo, _)| *lo < end) {
+            self.pending = match self.retained.next_time(end)? {
+                Some(next) if hi >= end => Some((next.max(lo), hi)),
+                _ => None,
+            };
+            self.stats.windows_evaluated += 1;
+            let data = self.retained.range(from, end)?;
+            self.runner.set_events(data).await;
+            let signals = self.runner.signals().await?;
+            let found = signals.len();
+            self.stats.signals += self.incidents.add(signals) as u64;
+            let keys: Vec<(String, &'static str, String)> = self
+                .incidents
+                .open()
+                .flat_map(|i| {
+                    i.context_keys()
+                        .into_iter()
+                        .map(|(t, k)| (i.id.clone(), t, k))
+                })
+                .collect();
+            for b in self.runner.context(&keys).await? {
+                let ids = b
+                    .column_by_name("story_id")
+                    .and_then(as_strings)
+                    .ok_or_else(|| Error::Internal("context story_id".into()))?;
+                for (i, e) in events_from_batch(&b)?.into_iter().enumerate() {
+                    self.incidents.add_event(ids.value(i), e);
+                }
+            }
+            debug!(
+                window_end = end,
+                found,
+                open = self.incidents.open().count(),
+                "Window evaluated."
+            );
+        }
+        let closed = self
+            .incidents
+            .close_before(end - self.cfg.idle_timeout_secs * NS);
+        let out = self.publish(closed);
+        self.retained.evict(from);
+        self.incidents.forget_before(from);
+        Ok(out)
+    }
+
+    fn publish(&mut self, closed: Vec<crate::incidents::Incident>) -> Output {
+        let mut out = Output::default();
+        for inc in closed {
+            match assemble(&inc, &self.services, self.cfg.threshold) {
+                Some((story, corr)) => {
+                    self.stats.stories += 1;
+                    out.stories.push(story);
+                    out.correlations.extend(corr);
+                }
+                None => self.stats.below_threshold += 1,
+            }
+        }
+        out
+    }
+
+    /// End of input: closes the remaining windows and every incident.
+    pub async fn finish(&mut self) -> Result<Output> {
+        let mut out = Output::default();
+        if let Some(max) = self.max_time {
+            out.extend(
+                self.advance(window_start(max, self.size()) + self.size())
+                    .await?,
+            );
+        }
+        let closed = self.incidents.close_all();
+        out.extend(self.publish(closed));
+        Ok(out)
+    }
+}
+
+/// Sorts stories for output: by first seen, then id (deterministic).
+pub fn sort_stories(stories: &mut [Story]) {
+    stories.sort_by(|a, b| (a.first_seen, &a.id).cmp(&(b.first_seen, &b.id)));
+}

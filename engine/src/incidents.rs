@@ -1,0 +1,304 @@
+//! Grouping signals into incidents. Signals that share a subject, a pod, or (unless the
+//! subject is a node) a workload belong to one incident; an incident whose newest signal
+//! is older than the idle timeout (in event time) is closed. When a signal links several
+//! open incidents they merge into the oldest, which keeps its id.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use tapio_schemas::UnifiedEvent;
+use tapio_schemas::ids::stable_id;
+
+use crate::runner::Signal;
+
+/// An incident being built.
+#[derive(Debug, Clone)]
+pub struct Incident {
+    /// Stable id: from the first signal's event and subject.
+    pub id: String,
+    /// Evidence, in arrival order.
+    pub signals: Vec<Signal>,
+    /// Link keys.
+    pub keys: BTreeSet<String>,
+    /// Earliest signal time.
+    pub first: i64,
+    /// Latest signal time.
+    pub last: i64,
+    /// Every event of the incident (signals and context), by id.
+    pub events: BTreeMap<String, UnifiedEvent>,
+}
+
+impl Incident {
+    /// Sum of evidence weights.
+    pub fn weight(&self) -> f64 {
+        self.signals.iter().map(|s| s.weight).sum()
+    }
+
+    /// Keys the context query looks events up by: (type, key).
+    pub fn context_keys(&self) -> Vec<(&'static str, String)> {
+        let mut out = BTreeSet::new();
+        for s in &self.signals {
+            out.insert(("event", s.event_id.clone()));
+            if let Some(p) = &s.pod {
+                out.insert(("pod", p.clone()));
+            }
+            if let Some(w) = &s.workload {
+                out.insert(("workload", w.clone()));
+                out.insert(("object", w.clone()));
+            }
+            out.insert(("object", s.subject_key()));
+            if s.subject_kind == "Node" {
+                out.insert(("node", s.subject_name.clone()));
+            }
+        }
+        out.into_iter().collect()
+    }
+}
+
+/// Link keys of a signal.
+fn keys_of(s: &Signal) -> Vec<String> {
+    let mut k = vec![format!("S:{}", s.subject_key())];
+    if let Some(p) = &s.pod {
+        k.push(format!("P:{p}"));
+    }
+    if s.subject_kind != "Node"
+        && let Some(w) = &s.workload
+    {
+        k.push(format!("S:{w}"));
+    }
+    k
+}
+
+/// The open incidents.
+#[derive(Debug, Default)]
+pub struct Incidents {
+    open: BTreeMap<String, Incident>,
+    index: HashMap<String, String>,
+    /// Signals already seen: (pattern, event id, subject) → event time.
+    seen: HashMap<(&'static str, String, String), i64>,
+}
+
+impl Incidents {
+    /// Adds new signals (in event-time order); already-seen ones are ignored.
+    /// Returns how many were new.
+    pub fn add(&mut self, signals: Vec<Signal>) -> usize {
+        let mut added = 0;
+        for s in signals {
+            if self
+                .seen
+                .insert(
+                    (s.pattern, s.event_id.clone(), s.subject_key()),
+                    s.event_time,
+                )
+                .is_some()
+            {
+                continue;
+            }
+            added += 1;
+            let keys = keys_of(&s);
+            let mut hits: Vec<String> = keys
+                .iter()
+                .filter_map(|k| self.index.get(k).cloned())
+                .collect();
+            hits.sort_by_key(|id| (self.open[id].first, id.clone()));
+            hits.dedup();
+            let target = match hits.first() {
+                Some(id) => id.clone(),
+                None => {
+                    let id = stable_id(&["story", &s.event_id, &s.subject_key()]);
+                    self.open.insert(
+                        id.clone(),
+                        Incident {
+                            id: id.clone(),
+                            signals: Vec::new(),
+                            keys: BTreeSet::new(),
+                            first: s.event_time,
+                            last: s.event_time,
+                            events: BTreeMap::new(),
+                        },
+                    );
+                    id
+                }
+            };
+            for other in hits.iter().skip(1) {
+                if let Some(o) = self.open.remove(other) {
+                    for k in &o.keys {
+                        self.index.insert(k.clone(), target.clone());
+                    }
+                    let t = self.open.get_mut(&target).expect("target is open");
+                    t.signals.extend(o.signals);
+                    t.keys.extend(o.keys);
+                    t.first = t.first.min(o.first);
+                    t.last = t.last.max(o.last);
+                    t.events.extend(o.events);
+                }
+            }
+            let t = self.open.get_mut(&target).expect("target is open");
+            t.first = t.first.min(s.event_time);
+            t.last = t.last.max(s.event_time);
+            for k in keys {
+                self.index.insert(k.clone(), target.clone());
+                t.keys.insert(k);
+            }
+            t.signals.push(s);
+        }
+        added
+    }
+
+    /// The open incidents.
+    pub fn open(&self) -> impl Iterator<Item = &Incident> {
+        self.open.values()
+    }
+
+    /// Adds context events to an open incident.
+    pub fn add_event(&mut self, id: &str, e: UnifiedEvent) {
+        if let Some(i) = self.open.get_mut(id) {
+            i.events.entry(e.event_id.clone()).or_insert(e);
+        }
+    }
+
+    /// Closes and returns incidents whose last signal is older than `before`.
+    pub fn close_before(&mut self, before: i64) -> Vec<Incident> {
+        let ids: Vec<String> = self
+            .open
+            .values()
+            .filter(|i| i.last < before)
+            .map(|i| i.id.clone())
+            .collect();
+        ids.into_iter().filter_map(|id| self.close(&id)).collect()
+    }
+
+    /// Closes and returns every incident.
+    pub fn close_all(&mut self) -> Vec<Incident> {
+        let ids: Vec<String> = self.open.keys().cloned().collect();
+        ids.into_iter().filter_map(|id| self.close(&id)).collect()
+    }
+
+    fn close(&mut self, id: &str) -> Option<Incident> {
+        let i = self.open.remove(id)?;
+        for k in &i.keys {
+            if self.index.get(k).is_some_and(|v| v == id) {
+                self.index.remove(k);
+            }
+        }
+        Some(i)
+    }
+
+    /// Forgets seen signals of events older than `before` (bounded memory); an event
+    /// that old is out of the look-back and cannot be matched again.
+    pub fn forget_before(&mut self, before: i64) {
+        self.seen.retain(|_, t| *t >= before);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(
+        id: &str,
+        t: i64,
+        subject: (&str, &str),
+        pod: Option<&str>,
+        workload: Option<&str>,
+    ) -> Signal {
+        Signal {
+            pattern: "crashloop",
+            event_id: id.into(),
+            subject_kind: subject.0.into(),
+            subject_namespace: "ns".into(),
+            subject_name: subject.1.into(),
+            reason: "r".into(),
+            weight: 1.0,
+            event_time: t,
+            pod: pod.map(Into::into),
+            workload: workload.map(Into::into),
+            node: None,
+        }
+    }
+
+    #[test]
+    fn merge_and_split() {
+        let mut inc = Incidents::default();
+        // Two unrelated incidents.
+        inc.add(vec![sig(
+            "a",
+            1,
+            ("Deployment", "web"),
+            Some("ns/web-1"),
+            Some("Deployment/ns/web"),
+        )]);
+        inc.add(vec![sig(
+            "b",
+            2,
+            ("Deployment", "db"),
+            Some("ns/db-0"),
+            Some("Deployment/ns/db"),
+        )]);
+        assert_eq!(inc.open().count(), 2);
+        // A signal blaming a ConfigMap for web's pod joins web's incident.
+        inc.add(vec![sig(
+            "c",
+            3,
+            ("ConfigMap", "cfg"),
+            Some("ns/web-1"),
+            Some("Deployment/ns/web"),
+        )]);
+        assert_eq!(inc.open().count(), 2);
+        // A cascade signal from web's pod blaming db merges the two; the oldest id stays.
+        let first_id = inc
+            .open()
+            .find(|i| i.signals[0].event_id == "a")
+            .unwrap()
+            .id
+            .clone();
+        inc.add(vec![sig(
+            "d",
+            4,
+            ("Deployment", "db"),
+            Some("ns/web-2"),
+            Some("Deployment/ns/web"),
+        )]);
+        let all: Vec<_> = inc.open().collect();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].id, first_id);
+        assert_eq!(all[0].signals.len(), 4);
+        // Seen signals are not added twice.
+        assert_eq!(
+            inc.add(vec![sig(
+                "d",
+                4,
+                ("Deployment", "db"),
+                Some("ns/web-2"),
+                Some("Deployment/ns/web")
+            )]),
+            0
+        );
+        // Closing by idle time.
+        assert_eq!(inc.close_before(4).len(), 0);
+        assert_eq!(inc.close_before(5).len(), 1);
+        // After closing, the same subject starts a new incident.
+        inc.add(vec![sig("e", 100, ("Deployment", "db"), None, None)]);
+        assert_eq!(inc.open().count(), 1);
+        assert_ne!(inc.open().next().unwrap().id, first_id);
+    }
+
+    #[test]
+    fn node_subjects_do_not_link_by_workload() {
+        let mut inc = Incidents::default();
+        inc.add(vec![sig(
+            "a",
+            1,
+            ("Node", "n1"),
+            Some("ns/web-1"),
+            Some("Deployment/ns/web"),
+        )]);
+        inc.add(vec![sig(
+            "b",
+            2,
+            ("Deployment", "web"),
+            Some("ns/web-9"),
+            Some("Deployment/ns/web"),
+        )]);
+        assert_eq!(inc.open().count(), 2);
+    }
+}

@@ -1,0 +1,246 @@
+//! Runs the pattern library and the story-context query over one window with
+//! DataFusion. The SQL is parsed and optimised once; each window swaps the data in the
+//! registered tables and builds fresh physical plans (plans carry execution state, so
+//! one is never re-executed).
+
+use std::sync::Arc;
+
+use arrow::array::{Array, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::MemTable;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::collect;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use tapio_schemas::{as_strings, event_schema, topology_schema};
+
+use crate::patterns::PATTERNS;
+use crate::{Error, Result};
+
+/// One row of pattern output joined with its event's context.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    /// Pattern id.
+    pub pattern: &'static str,
+    /// The evidence event.
+    pub event_id: String,
+    /// Blamed object's kind.
+    pub subject_kind: String,
+    /// Blamed object's namespace.
+    pub subject_namespace: String,
+    /// Blamed object's name.
+    pub subject_name: String,
+    /// The pattern's reason.
+    pub reason: String,
+    /// Evidence weight.
+    pub weight: f64,
+    /// Event time.
+    pub event_time: i64,
+    /// `namespace/pod` of the event, if about a pod.
+    pub pod: Option<String>,
+    /// `Kind/namespace/name` of the event's workload.
+    pub workload: Option<String>,
+    /// Node of the event.
+    pub node: Option<String>,
+}
+
+impl Signal {
+    /// `Kind/namespace/name` of the subject.
+    pub fn subject_key(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            self.subject_kind, self.subject_namespace, self.subject_name
+        )
+    }
+}
+
+fn story_keys_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("story_id", DataType::Utf8, false),
+        Field::new("key_type", DataType::Utf8, false),
+        Field::new("key", DataType::Utf8, false),
+    ]))
+}
+
+/// SQL that finds every retained event of the open stories: their failing pods'
+/// history, their subjects' and workloads' own events, their nodes', and the signals.
+const CONTEXT_SQL: &str = "
+SELECT k.story_id, e.* FROM events e JOIN story_keys k
+  ON k.key_type = 'pod' AND k.key = e.object_namespace || '/' || e.pod
+UNION ALL
+SELECT k.story_id, e.* FROM events e JOIN story_keys k
+  ON k.key_type = 'object' AND k.key = e.object_kind || '/' || e.object_namespace || '/' || e.object_name
+  WHERE e.pod IS NULL
+UNION ALL
+SELECT k.story_id, e.* FROM events e JOIN story_keys k
+  ON k.key_type = 'workload' AND k.key = e.workload_kind || '/' || e.object_namespace || '/' || e.workload_name
+  WHERE e.object_kind <> 'Pod' AND e.pod IS NULL
+UNION ALL
+SELECT k.story_id, e.* FROM events e JOIN story_keys k
+  ON k.key_type = 'node' AND k.key = e.node
+  WHERE e.object_kind = 'Node'
+UNION ALL
+SELECT k.story_id, e.* FROM events e JOIN story_keys k
+  ON k.key_type = 'event' AND k.key = e.event_id";
+
+/// The per-window DataFusion session.
+pub struct Runner {
+    ctx: SessionContext,
+    events: Arc<MemTable>,
+    topology: Arc<MemTable>,
+    story_keys: Arc<MemTable>,
+    signals: LogicalPlan,
+    context: LogicalPlan,
+}
+
+impl Runner {
+    /// Registers the tables and functions and plans every query. A pattern that does not
+    /// plan is an error naming its file.
+    pub async fn new(partitions: usize) -> Result<Self> {
+        let config = SessionConfig::new()
+            .with_target_partitions(partitions.max(1))
+            .with_information_schema(false);
+        let ctx = SessionContext::new_with_config(config);
+        for udf in tapio_udfs::all() {
+            ctx.register_udf(udf);
+        }
+        let events = Arc::new(MemTable::try_new(event_schema(), vec![vec![]])?);
+        let topology = Arc::new(MemTable::try_new(topology_schema(), vec![vec![]])?);
+        let story_keys = Arc::new(MemTable::try_new(story_keys_schema(), vec![vec![]])?);
+        ctx.register_table("events", events.clone())?;
+        ctx.register_table("topology", topology.clone())?;
+        ctx.register_table("story_keys", story_keys.clone())?;
+
+        let mut parts = Vec::new();
+        for p in PATTERNS {
+            let body = p.sql.trim().trim_end_matches(';');
+            // Check each file on its own so that a mistake names the file.
+            ctx.sql(body).await.map_err(|e| Error::Pattern {
+                id: p.id,
+                source: Box::new(e),
+            })?;
+            parts.push(format!(
+                "SELECT '{id}' AS pattern, CAST(event_id AS VARCHAR) AS event_id, \
+                 CAST(subject_kind AS VARCHAR) AS subject_kind, CAST(subject_namespace AS VARCHAR) AS subject_namespace, \
+                 CAST(subject_name AS VARCHAR) AS subject_name, CAST(reason AS VARCHAR) AS reason, \
+                 CAST(weight AS DOUBLE) AS weight FROM ({body}) AS p_{n}",
+                id = p.id,
+                n = parts.len()
+            ));
+        }
+        let all = format!(
+            "SELECT s.*, e.event_time, \
+               CASE WHEN e.pod IS NULL THEN NULL ELSE CAST(e.object_namespace AS VARCHAR) || '/' || e.pod END AS pod_key, \
+               CASE WHEN e.workload_name IS NULL THEN NULL ELSE CAST(e.workload_kind AS VARCHAR) || '/' || CAST(e.object_namespace AS VARCHAR) || '/' || e.workload_name END AS workload_key, \
+               CAST(e.node AS VARCHAR) AS node \
+             FROM ({}) AS s JOIN events e ON e.event_id = s.event_id \
+             WHERE s.subject_name IS NOT NULL AND s.subject_name <> ''",
+            parts.join("\nUNION ALL\n")
+        );
+        let signals = ctx.sql(&all).await?.into_optimized_plan()?;
+        let context = ctx.sql(CONTEXT_SQL).await?.into_optimized_plan()?;
+        Ok(Runner {
+            ctx,
+            events,
+            topology,
+            story_keys,
+            signals,
+            context,
+        })
+    }
+
+    /// Replaces the topology.
+    pub async fn set_topology(&self, batches: Vec<RecordBatch>) {
+        *self.topology.batches[0].write().await = batches;
+    }
+
+    /// Replaces the window's events.
+    pub async fn set_events(&self, batches: Vec<RecordBatch>) {
+        *self.events.batches[0].write().await = batches;
+    }
+
+    async fn run(&self, plan: &LogicalPlan) -> Result<Vec<RecordBatch>> {
+        let physical = self.ctx.state().create_physical_plan(plan).await?;
+        Ok(collect(physical, self.ctx.task_ctx()).await?)
+    }
+
+    /// Runs every pattern over the current events.
+    pub async fn signals(&self) -> Result<Vec<Signal>> {
+        let mut out = Vec::new();
+        for b in self.run(&self.signals).await? {
+            let s = |n: &str| -> Result<StringArray> {
+                b.column_by_name(n)
+                    .and_then(as_strings)
+                    .ok_or_else(|| Error::Internal(format!("signal column {n}")))
+            };
+            let (pattern, id, kind, ns, name, reason) = (
+                s("pattern")?,
+                s("event_id")?,
+                s("subject_kind")?,
+                s("subject_namespace")?,
+                s("subject_name")?,
+                s("reason")?,
+            );
+            let (pod, workload, node) = (s("pod_key")?, s("workload_key")?, s("node")?);
+            let weight = b
+                .column_by_name("weight")
+                .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
+                .ok_or_else(|| Error::Internal("signal weight".into()))?;
+            let time = b
+                .column_by_name("event_time")
+                .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
+                .ok_or_else(|| Error::Internal("signal time".into()))?;
+            let opt = |a: &StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_string());
+            for i in 0..b.num_rows() {
+                let Some(p) = crate::patterns::pattern(pattern.value(i)) else {
+                    continue;
+                };
+                out.push(Signal {
+                    pattern: p.id,
+                    event_id: id.value(i).to_string(),
+                    subject_kind: opt(&kind, i).unwrap_or_default(),
+                    subject_namespace: opt(&ns, i).unwrap_or_default(),
+                    subject_name: name.value(i).to_string(),
+                    reason: opt(&reason, i).unwrap_or_default(),
+                    weight: if weight.is_null(i) {
+                        0.0
+                    } else {
+                        weight.value(i)
+                    },
+                    event_time: time.value(i),
+                    pod: opt(&pod, i),
+                    workload: opt(&workload, i),
+                    node: opt(&node, i),
+                });
+            }
+        }
+        out.sort_by(|a, b| {
+            (a.event_time, &a.event_id, a.pattern, a.subject_key()).cmp(&(
+                b.event_time,
+                &b.event_id,
+                b.pattern,
+                b.subject_key(),
+            ))
+        });
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Events of the open stories among the current events: (story id, event row) batches.
+    pub async fn context(
+        &self,
+        keys: &[(String, &'static str, String)],
+    ) -> Result<Vec<RecordBatch>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let story: StringArray = keys.iter().map(|k| Some(k.0.as_str())).collect();
+        let kind: StringArray = keys.iter().map(|k| Some(k.1)).collect();
+        let key: StringArray = keys.iter().map(|k| Some(k.2.as_str())).collect();
+        let batch = RecordBatch::try_new(
+            story_keys_schema(),
+            vec![Arc::new(story), Arc::new(kind), Arc::new(key)],
+        )?;
+        *self.story_keys.batches[0].write().await = vec![batch];
+        self.run(&self.context).await
+    }
+}

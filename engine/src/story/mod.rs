@@ -1,0 +1,560 @@
+//! From a closed incident to a story: the root cause, the blast radius, the timeline, a
+//! narrative, and what to do.
+
+mod recommend;
+pub mod text;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use tapio_schemas::{
+    Affected, Correlation, RootCause, Severity, Story, TimelineEntry, UnifiedEvent,
+};
+
+use crate::incidents::Incident;
+use crate::patterns::{CASCADE, pattern};
+use crate::runner::Signal;
+
+/// The chosen root cause.
+#[derive(Debug, Clone)]
+pub struct Root {
+    /// Kind.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Reason.
+    pub reason: String,
+    /// Pattern that blamed it.
+    pub pattern: &'static str,
+}
+
+/// Services that select each pod (`ns/pod` → `ns/service`), from the topology.
+pub type ServicesByPod = HashMap<String, BTreeSet<String>>;
+
+/// Timeline entries kept in a story; the rest are counted in the summary.
+const TIMELINE_CAP: usize = 40;
+
+struct Candidate<'a> {
+    key: String,
+    signals: Vec<&'a Signal>,
+    priority: u8,
+    weight: f64,
+    first: i64,
+}
+
+/// Chooses the root: the subject no cascade points away from, then the most specific
+/// pattern, then the most evidence, then the earliest.
+fn choose_root(signals: &[Signal]) -> Option<(Root, Vec<&Signal>, bool)> {
+    let mut by_subject: BTreeMap<String, Vec<&Signal>> = BTreeMap::new();
+    for s in signals {
+        by_subject.entry(s.subject_key()).or_default().push(s);
+    }
+    // Downstream workloads: the workloads whose events a cascade blamed on another.
+    let downstream: BTreeSet<&str> = signals
+        .iter()
+        .filter(|s| s.pattern == CASCADE)
+        .filter_map(|s| s.workload.as_deref())
+        .collect();
+    let cascade = !downstream.is_empty();
+    let mut cands: Vec<Candidate> = by_subject
+        .into_iter()
+        .filter_map(|(key, sigs)| {
+            let own: Vec<&Signal> = sigs
+                .iter()
+                .copied()
+                .filter(|s| s.pattern != CASCADE)
+                .collect();
+            let priority = own
+                .iter()
+                .filter_map(|s| pattern(s.pattern))
+                .map(|p| p.priority)
+                .max()?;
+            Some(Candidate {
+                weight: own.iter().map(|s| s.weight).sum(),
+                first: own.iter().map(|s| s.event_time).min().unwrap_or(i64::MAX),
+                key,
+                signals: own,
+                priority,
+            })
+        })
+        .collect();
+    if cands.is_empty() {
+        return None;
+    }
+    let upstream_only: Vec<&Candidate> = cands
+        .iter()
+        .filter(|c| !downstream.contains(c.key.as_str()))
+        .collect();
+    let pool: Vec<&Candidate> = if upstream_only.is_empty() {
+        cands.iter().collect()
+    } else {
+        upstream_only
+    };
+    let best = pool
+        .into_iter()
+        .max_by(|a, b| {
+            (
+                a.priority,
+                a.weight,
+                std::cmp::Reverse(a.first),
+                std::cmp::Reverse(&a.key),
+            )
+                .partial_cmp(&(
+                    b.priority,
+                    b.weight,
+                    std::cmp::Reverse(b.first),
+                    std::cmp::Reverse(&b.key),
+                ))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })?
+        .key
+        .clone();
+    let idx = cands.iter().position(|c| c.key == best)?;
+    let c = cands.swap_remove(idx);
+    // The reason of the most specific pattern's signals, the most frequent one.
+    let top = c
+        .signals
+        .iter()
+        .filter(|s| pattern(s.pattern).is_some_and(|p| p.priority == c.priority));
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut pat = "";
+    for s in top {
+        *reasons.entry(s.reason.as_str()).or_default() += 1;
+        pat = s.pattern;
+    }
+    let reason = reasons
+        .iter()
+        .max_by_key(|(r, n)| (**n, std::cmp::Reverse(**r)))
+        .map(|(r, _)| r.to_string())
+        .unwrap_or_default();
+    let first = &c.signals[0];
+    let root = Root {
+        kind: first.subject_kind.clone(),
+        namespace: first.subject_namespace.clone(),
+        name: first.subject_name.clone(),
+        reason,
+        pattern: pattern(pat).map(|p| p.id).unwrap_or(first.pattern),
+    };
+    Some((root, c.signals, cascade))
+}
+
+fn human_reason(r: &str) -> String {
+    // `ReadinessProbeFailed` → `readiness probe failed`; keep all-caps words (`OOMKilled`).
+    if r.chars().filter(|c| c.is_uppercase()).count() > r.len() / 2 || r.starts_with("OOM") {
+        return r.to_string();
+    }
+    let mut out = String::new();
+    for (i, ch) in r.chars().enumerate() {
+        if ch.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.extend(ch.to_lowercase());
+    }
+    out
+}
+
+fn title(
+    pattern: &str,
+    root: &Root,
+    downstream: &[String],
+    workloads: &BTreeSet<String>,
+) -> String {
+    let users = workloads
+        .iter()
+        .map(|w| {
+            w.split_once('/')
+                .map(|(k, rest)| format!("{k} {rest}"))
+                .unwrap_or_else(|| w.clone())
+        })
+        .collect::<Vec<_>>();
+    let users = if users.is_empty() {
+        "pods".to_string()
+    } else {
+        format!("pods of {}", users.join(", "))
+    };
+    let obj = text::object(&root.kind, &root.namespace, &root.name);
+    let why = human_reason(&root.reason);
+    match pattern {
+        "cascading-failure" => format!("{obj} {} → {} failing", root.reason, downstream.join(", ")),
+        "crashloop" => format!("{obj} is crash-looping"),
+        "oom-killed" => format!("{obj} is being OOM-killed"),
+        "image-pull" => format!("{obj} cannot pull its image ({why})"),
+        "config-missing" if root.reason.ends_with("KeyMissing") => {
+            format!("{obj} lacks a key; {users} cannot start")
+        }
+        "config-missing" => format!("{obj} is missing; {users} cannot start"),
+        "container-create-error" => format!("{obj} cannot create its containers ({why})"),
+        "probe-failure" => format!("{obj} is failing its health probes ({why})"),
+        "init-failure" => format!("Init containers of {obj} are failing"),
+        "unschedulable" => format!("Pods of {obj} cannot be scheduled ({why})"),
+        "volume-failure" => format!("Storage for {obj} is failing ({why})"),
+        "node-pressure-eviction" => format!("{obj} is evicting pods ({why})"),
+        "node-not-ready" => format!("{obj} is NotReady ({why})"),
+        "node-service-failure" => format!("{obj}: {why}"),
+        "pod-network-failure" => format!("Pod networking is failing on {obj} ({why})"),
+        "dns-failure" => format!("DNS resolution is failing ({why}): {obj}"),
+        "service-no-endpoints" => format!("{obj} leaves its Service without endpoints ({why})"),
+        "network-policy-block" => format!("{obj} is blocking traffic"),
+        "rollout-stuck" => format!("Rollout of {obj} is stuck ({why})"),
+        "replicaset-create-failure" => format!("Pods cannot be created: {why} ({obj})"),
+        "job-failure" => format!("{obj} failed ({why})"),
+        "system-oom" => format!("{obj} ran out of memory (system OOM)"),
+        _ => format!("{obj}: {why}"),
+    }
+}
+
+fn short_time(ns: i64) -> String {
+    let s = tapio_schemas::time::format_ns(ns);
+    // 2024-05-01T10:02:03Z → 10:02:03
+    s.get(11..19).map(str::to_string).unwrap_or(s)
+}
+
+/// Builds the story and its correlations; `None` when the evidence is below `threshold`.
+pub fn assemble(
+    inc: &Incident,
+    services: &ServicesByPod,
+    threshold: f64,
+) -> Option<(Story, Vec<Correlation>)> {
+    if inc.weight() < threshold {
+        return None;
+    }
+    let (root, root_signals, cascade) = choose_root(&inc.signals)?;
+    let root_key = format!("{}/{}/{}", root.kind, root.namespace, root.name);
+
+    // Blast radius.
+    let mut pods = BTreeSet::new();
+    let mut workloads = BTreeSet::new();
+    let mut nodes = BTreeSet::new();
+    let mut svcs = BTreeSet::new();
+    for s in &inc.signals {
+        if let Some(p) = &s.pod {
+            pods.insert(p.clone());
+            if let Some(ss) = services.get(p) {
+                svcs.extend(ss.iter().cloned());
+            }
+        }
+        if let Some(w) = &s.workload {
+            workloads.insert(w.clone());
+        }
+        if let Some(n) = &s.node {
+            nodes.insert(n.clone());
+        }
+        if s.subject_kind == "Node" {
+            nodes.insert(s.subject_name.clone());
+        }
+        if crate::is_workload_kind(&s.subject_kind) {
+            workloads.insert(s.subject_key());
+        }
+    }
+    for e in inc.events.values() {
+        if e.event_type == "k8s.service.no_endpoints" {
+            svcs.insert(format!("{}/{}", e.object.namespace, e.object.name));
+        }
+    }
+    // A node's story tells of the pods that lost it.
+    if root.kind == "Node" {
+        for e in inc.events.values() {
+            if e.node.as_deref() == Some(root.name.as_str())
+                && let Some(p) = &e.pod
+                && e.severity >= Severity::Warning
+            {
+                pods.insert(format!("{}/{}", e.object.namespace, p));
+            }
+        }
+    }
+
+    // Timeline.
+    let mut events: Vec<&UnifiedEvent> = inc.events.values().collect();
+    events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
+    let first_pod = inc.signals.iter().find_map(|s| s.pod.clone());
+    let signal_ids: BTreeSet<&str> = inc.signals.iter().map(|s| s.event_id.as_str()).collect();
+    let mut shown: Vec<&UnifiedEvent> = events.clone();
+    if shown.len() > TIMELINE_CAP {
+        // Keep the evidence, the failures, and the whole arc of the first failing pod;
+        // routine steps of the other pods say the same again.
+        shown.retain(|e| {
+            signal_ids.contains(e.event_id.as_str())
+                || e.severity >= Severity::Warning
+                || e.pod.is_none()
+                || first_pod.as_deref()
+                    == Some(
+                        format!("{}/{}", e.object.namespace, e.pod.as_deref().unwrap_or(""))
+                            .as_str(),
+                    )
+        });
+    }
+    if shown.len() > TIMELINE_CAP {
+        // Still too long: the start of the arc and its latest state.
+        let tail = shown.split_off(shown.len() - TIMELINE_CAP / 2);
+        shown.truncate(TIMELINE_CAP / 2);
+        shown.extend(tail);
+    }
+    let omitted_timeline = events.len() - shown.len();
+    let timeline: Vec<TimelineEntry> = shown
+        .iter()
+        .map(|e| TimelineEntry {
+            time: e.event_time,
+            source: e.source.clone(),
+            text: text::describe(e),
+            event_id: e.event_id.clone(),
+        })
+        .collect();
+
+    // Downstream chain for cascades: the workloads that failed because of the root.
+    let downstream: Vec<String> = if cascade {
+        let mut d: BTreeSet<String> = inc
+            .signals
+            .iter()
+            .filter(|s| s.pattern == CASCADE)
+            .filter_map(|s| s.workload.clone())
+            .filter(|w| *w != root_key)
+            .collect();
+        for s in &inc.signals {
+            if s.subject_key() != root_key && crate::is_workload_kind(&s.subject_kind) {
+                d.insert(s.subject_key());
+            }
+        }
+        d.into_iter()
+            .map(|w| w.split('/').skip(1).collect::<Vec<_>>().join("/"))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let story_pattern = if cascade && !downstream.is_empty() {
+        CASCADE
+    } else {
+        root.pattern
+    };
+
+    // Confidence: evidence for the root, corroboration across layers, competition.
+    let root_weight: f64 = root_signals.iter().map(|s| s.weight).sum();
+    let layers: BTreeSet<&str> = root_signals
+        .iter()
+        .filter_map(|s| inc.events.get(&s.event_id))
+        .map(|e| e.source.as_str())
+        .collect();
+    let root_priority = pattern(root.pattern).map(|p| p.priority).unwrap_or(0);
+    let rivals = inc
+        .signals
+        .iter()
+        .filter(|s| s.subject_key() != root_key && s.pattern != CASCADE)
+        .filter(|s| pattern(s.pattern).is_some_and(|p| p.priority == root_priority))
+        .count();
+    let mut confidence = 1.0 - (-root_weight).exp();
+    if layers.len() >= 2 {
+        confidence += 0.1;
+    }
+    if rivals > 0 {
+        confidence -= 0.15;
+    }
+    let confidence = (confidence.clamp(0.05, 0.99) * 100.0).round() / 100.0;
+
+    // Evidence sentences.
+    let mut evidence = Vec::new();
+    let mut by_reason: BTreeMap<(&str, &str), Vec<&Signal>> = BTreeMap::new();
+    for s in &root_signals {
+        by_reason
+            .entry((s.pattern, s.reason.as_str()))
+            .or_default()
+            .push(s);
+    }
+    for ((pat, reason), sigs) in &by_reason {
+        let pods_n: BTreeSet<&str> = sigs.iter().filter_map(|s| s.pod.as_deref()).collect();
+        let in_pods = if pods_n.is_empty() {
+            String::new()
+        } else {
+            format!(" in {} pod(s)", pods_n.len())
+        };
+        evidence.push(format!(
+            "{} {reason} signal(s) from pattern {pat}{in_pods}, first at {}",
+            sigs.len(),
+            tapio_schemas::time::format_ns(sigs.iter().map(|s| s.event_time).min().unwrap_or(0))
+        ));
+        let mut seen_templates = BTreeSet::new();
+        for s in sigs {
+            if let Some(m) = inc
+                .events
+                .get(&s.event_id)
+                .and_then(|e| e.message.as_deref())
+                && seen_templates.insert(tapio_udfs::msg_template::template(m))
+                && seen_templates.len() <= 2
+            {
+                evidence.push(format!("\"{}\"", m.chars().take(200).collect::<String>()));
+            }
+        }
+    }
+    if layers.len() >= 2 {
+        evidence.push(format!(
+            "corroborated by {} layers: {}",
+            layers.len(),
+            layers.iter().copied().collect::<Vec<_>>().join(", ")
+        ));
+    }
+
+    let severity = inc
+        .signals
+        .iter()
+        .filter_map(|s| inc.events.get(&s.event_id))
+        .map(|e| e.severity)
+        .max()
+        .unwrap_or(Severity::Error)
+        .max(Severity::Error);
+    let first_seen = events
+        .first()
+        .map(|e| e.event_time)
+        .unwrap_or(inc.first)
+        .min(inc.first);
+    let last_seen = events
+        .iter()
+        .map(|e| {
+            e.attributes
+                .get("last_timestamp")
+                .and_then(|l| tapio_schemas::time::parse_rfc3339(l))
+                .unwrap_or(e.event_time)
+        })
+        .max()
+        .unwrap_or(inc.last)
+        .max(inc.last);
+
+    let obj = text::object(&root.kind, &root.namespace, &root.name);
+    let mut summary = format!("Root cause: {obj} — {}.", human_reason(&root.reason));
+    if cascade && !downstream.is_empty() {
+        summary.push_str(&format!(" It cascaded to {}.", downstream.join(" → ")));
+    }
+    let plural = |n: usize, w: &str| {
+        if n == 1 {
+            format!("1 {w}")
+        } else {
+            format!("{n} {w}s")
+        }
+    };
+    summary.push_str(&format!(
+        " {} affected{}{}{}.",
+        plural(pods.len(), "pod"),
+        if workloads.is_empty() {
+            String::new()
+        } else {
+            format!(" in {}", plural(workloads.len(), "workload"))
+        },
+        if svcs.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {} ({})",
+                plural(svcs.len(), "service"),
+                svcs.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        },
+        if nodes.is_empty() {
+            String::new()
+        } else {
+            format!(", on {}", plural(nodes.len(), "node"))
+        },
+    ));
+    summary.push_str(&format!(
+        " From {} to {} UTC, {} events.",
+        short_time(first_seen),
+        short_time(last_seen),
+        events.len()
+    ));
+    if omitted_timeline > 0 {
+        summary.push_str(&format!(" The timeline shows {} of them.", timeline.len()));
+    }
+
+    let memory_limit = inc
+        .events
+        .values()
+        .find_map(|e| e.attributes.get("memory_limit").cloned());
+    let recommendations = recommend::recommend(
+        story_pattern,
+        &root,
+        first_pod.as_deref(),
+        memory_limit.as_deref(),
+    );
+
+    let affected = Affected {
+        pods: pods.into_iter().collect(),
+        workloads: workloads.into_iter().collect(),
+        services: svcs.into_iter().collect(),
+        nodes: nodes.into_iter().collect(),
+    };
+    let story = Story {
+        id: inc.id.clone(),
+        pattern: story_pattern.to_string(),
+        title: title(
+            story_pattern,
+            &root,
+            &downstream,
+            &affected
+                .workloads
+                .iter()
+                .filter(|w| **w != root_key)
+                .cloned()
+                .collect(),
+        ),
+        summary,
+        severity,
+        confidence,
+        state: "active".into(),
+        root_cause: RootCause {
+            kind: root.kind.clone(),
+            namespace: root.namespace.clone(),
+            name: root.name.clone(),
+            reason: root.reason.clone(),
+            evidence,
+        },
+        affected,
+        timeline,
+        recommendations,
+        first_seen,
+        last_seen,
+        event_ids: events.iter().map(|e| e.event_id.clone()).collect(),
+    };
+
+    // Correlations: why each event is in the story.
+    let root_pods: BTreeSet<&str> = root_signals
+        .iter()
+        .filter_map(|s| s.pod.as_deref())
+        .collect();
+    let mut corr: Vec<Correlation> = Vec::new();
+    for s in &inc.signals {
+        let dimension = if s.pattern == CASCADE {
+            "cascade"
+        } else if s.subject_key() == root_key {
+            "subject"
+        } else if s.pod.as_deref().is_some_and(|p| root_pods.contains(p)) {
+            "pod"
+        } else {
+            "workload"
+        };
+        corr.push(Correlation {
+            story_id: inc.id.clone(),
+            event_id: s.event_id.clone(),
+            event_time: s.event_time,
+            pattern: s.pattern.to_string(),
+            dimension: dimension.into(),
+            score: s.weight,
+            subject: s.subject_key(),
+            reason: s.reason.clone(),
+        });
+    }
+    for e in &events {
+        if !signal_ids.contains(e.event_id.as_str()) {
+            corr.push(Correlation {
+                story_id: inc.id.clone(),
+                event_id: e.event_id.clone(),
+                event_time: e.event_time,
+                pattern: "context".into(),
+                dimension: "context".into(),
+                score: 0.0,
+                subject: root_key.clone(),
+                reason: e.reason.clone().unwrap_or_default(),
+            });
+        }
+    }
+    corr.sort_by(|a, b| {
+        (a.event_time, &a.event_id, &a.pattern).cmp(&(b.event_time, &b.event_id, &b.pattern))
+    });
+    Some((story, corr))
+}

@@ -1,0 +1,28 @@
+-- probe-failure: liveness, readiness or startup probes failing.
+-- Trigger: kubelet Event `Unhealthy` "Liveness probe failed: ...", "Readiness probe failed:
+--   ...", "Startup probe failed: ..." and `Killing` "Container c failed liveness probe, will
+--   be restarted" (pkg/kubelet/prober).
+-- Evidence weight: a restart for a failed liveness/startup probe is conclusive; a failing
+--   probe seen 5+ times is conclusive; fewer is weak (0.2), so a blip that recovers by itself
+--   never makes a story.
+-- Subject: the workload.
+SELECT event_id,
+       COALESCE(workload_kind, object_kind) AS subject_kind,
+       object_namespace AS subject_namespace,
+       COALESCE(workload_name, object_name) AS subject_name,
+       CASE
+         WHEN message LIKE 'Liveness probe%' OR message LIKE '%failed liveness probe%' THEN 'LivenessProbeFailed'
+         WHEN message LIKE 'Startup probe%' OR message LIKE '%failed startup probe%' THEN 'StartupProbeFailed'
+         ELSE 'ReadinessProbeFailed'
+       END AS reason,
+       CASE
+         WHEN reason = 'Killing' THEN 1.0
+         WHEN count >= 5 THEN 1.0
+         ELSE 0.2
+       END AS weight
+FROM events
+WHERE object_kind = 'Pod'
+  AND (
+       (reason = 'Unhealthy' AND (message LIKE 'Liveness probe failed%' OR message LIKE 'Readiness probe failed%' OR message LIKE 'Startup probe failed%'))
+    OR (reason = 'Killing' AND (message LIKE '%failed liveness probe%' OR message LIKE '%failed startup probe%'))
+  )
