@@ -2,7 +2,8 @@
 -- Trigger: kubelet Events `Failed` "Failed to pull image ..." / "Error: ErrImagePull",
 --   `BackOff` "Back-off pulling image ...", `InspectFailed`, `ErrImageNeverPull`; container
 --   status waiting in `ErrImagePull`, `ImagePullBackOff`, `InvalidImageName`.
--- Evidence weight: back-off or a waiting status is conclusive; one failed pull is 0.6
+-- Evidence weight: back-off, a waiting status, or a failure that retrying cannot fix (image
+--   not found, invalid name, unauthorized) is conclusive; another single failed pull is 0.6
 --   (registries blip).
 -- Subject: the workload whose pod spec names the image.
 SELECT event_id,
@@ -17,7 +18,9 @@ SELECT event_id,
          ELSE 'ImagePullBackOff'
        END AS reason,
        CASE WHEN reason IN ('BackOff', 'ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'InspectFailed')
-              OR count >= 2 THEN 1.0 ELSE 0.6 END AS weight
+              OR count >= 2
+              OR message LIKE '%not found%' OR message LIKE '%manifest unknown%' OR message LIKE '%unauthorized%'
+              OR message LIKE '%invalid reference format%' THEN 1.0 ELSE 0.6 END AS weight
 FROM events
 WHERE object_kind = 'Pod'
   AND (

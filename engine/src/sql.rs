@@ -24,7 +24,11 @@ pub async fn session(dir: &DataDir) -> Result<SessionContext> {
     for udf in tapio_udfs::all() {
         ctx.register_udf(udf);
     }
-    ctx.register_object_store(&dir.url, dir.store.clone());
+    // Local paths use DataFusion's own file store (ours is rooted at the data dir, and
+    // registering it for `file://` would re-root every absolute path).
+    if dir.url.scheme() != "file" {
+        ctx.register_object_store(&dir.url, dir.store.clone());
+    }
     for t in TABLES {
         let schema = schema_of(t.name).expect("TABLES have schemas");
         let prefix = if dir.prefix.is_empty() {

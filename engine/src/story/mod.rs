@@ -112,20 +112,30 @@ fn choose_root(signals: &[Signal]) -> Option<(Root, Vec<&Signal>, bool)> {
         .clone();
     let idx = cands.iter().position(|c| c.key == best)?;
     let c = cands.swap_remove(idx);
-    // The reason of the most specific pattern's signals, the most frequent one.
+    // The reason of the most specific pattern's signals with the most evidence.
     let top = c
         .signals
         .iter()
         .filter(|s| pattern(s.pattern).is_some_and(|p| p.priority == c.priority));
-    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
+    // reason → (evidence, first seen)
+    let mut reasons: BTreeMap<&str, (f64, i64)> = BTreeMap::new();
     let mut pat = "";
     for s in top {
-        *reasons.entry(s.reason.as_str()).or_default() += 1;
+        let r = reasons
+            .entry(s.reason.as_str())
+            .or_insert((0.0, s.event_time));
+        r.0 += s.weight;
+        r.1 = r.1.min(s.event_time);
         pat = s.pattern;
     }
     let reason = reasons
         .iter()
-        .max_by_key(|(r, n)| (**n, std::cmp::Reverse(**r)))
+        .max_by(|a, b| {
+            a.1.0
+                .total_cmp(&b.1.0)
+                .then_with(|| b.1.1.cmp(&a.1.1))
+                .then_with(|| b.0.cmp(a.0))
+        })
         .map(|(r, _)| r.to_string())
         .unwrap_or_default();
     let first = &c.signals[0];
