@@ -108,9 +108,9 @@ pub fn read_event(v: &Value) -> Result<UnifiedEvent, (String, String)> {
     if let Some(r) = reporter {
         e.attributes.insert("reporter".into(), r.to_string());
     }
-    if let Some(f) = first {
+    if let Some(l) = last.filter(|l| *l > event_time) {
         e.attributes
-            .insert("first_timestamp".into(), tapio_schemas::time::format_ns(f));
+            .insert("last_timestamp".into(), tapio_schemas::time::format_ns(l));
     }
     if let Some(c) = str_at(v, "metadata.annotations.tapio/cluster") {
         e.cluster = c.to_string();
@@ -175,10 +175,12 @@ mod tests {
         assert_eq!(e.node.as_deref(), Some("node-a"));
         assert_eq!(e.count, 7);
         assert_eq!(e.severity, Severity::Warning);
+        // An Event's time is its first occurrence; the last is kept.
         assert_eq!(
             e.event_time,
-            tapio_schemas::time::parse_rfc3339("2024-05-01T10:05:00Z").unwrap()
+            tapio_schemas::time::parse_rfc3339("2024-05-01T10:00:00Z").unwrap()
         );
+        assert_eq!(e.attributes["last_timestamp"], "2024-05-01T10:05:00Z");
     }
 
     #[test]
@@ -201,8 +203,9 @@ mod tests {
         );
         assert_eq!(
             e.event_time,
-            tapio_schemas::time::parse_rfc3339("2024-05-01T10:02:00Z").unwrap()
+            tapio_schemas::time::parse_rfc3339("2024-05-01T10:00:00.123456Z").unwrap()
         );
+        assert_eq!(e.attributes["last_timestamp"], "2024-05-01T10:02:00Z");
     }
 
     #[test]
