@@ -211,7 +211,7 @@ impl Reader {
             return;
         }
         let before = self.objects.derived.len();
-        match self.objects.add(&kind, v, &self.opts.cluster) {
+        match self.objects.add(&kind, v) {
             Ok(true) => {}
             Ok(false) => *self.summary.skipped_kinds.entry(kind).or_default() += 1,
             Err((f, m)) => {
@@ -380,7 +380,7 @@ pub fn read_paths(paths: &[PathBuf], opts: &ReplayOptions) -> Result<Capture> {
     let mut typed: Vec<(Format, PathBuf)> = Vec::new();
     let mut r = Reader {
         opts: opts.clone(),
-        objects: ObjectState::default(),
+        objects: ObjectState::new(&opts.cluster),
         events: Vec::new(),
         summary: Summary::default(),
     };
@@ -444,14 +444,11 @@ pub fn read_paths(paths: &[PathBuf], opts: &ReplayOptions) -> Result<Capture> {
             }
         }
     }
-    r.objects.finish(&opts.cluster);
+    r.objects.finish();
     // Counted here so that events derived from several objects (a Service left without
     // endpoints) count too.
     r.summary.events_derived = r.objects.derived.len();
     let mut events = std::mem::take(&mut r.events);
-    for e in &mut r.objects.derived {
-        e.cluster = opts.cluster.clone();
-    }
     events.append(&mut r.objects.derived);
     for e in &mut events {
         r.objects.map.enrich(e);

@@ -20,7 +20,8 @@ fn uid(s: &str) -> String {
     tapio_schemas::ids::stable_id(&[s])
 }
 
-/// A core/v1 Event.
+/// A core/v1 Event (its fields as arguments, in the order kubectl prints them).
+#[allow(clippy::too_many_arguments)]
 pub fn event(
     ns: &str,
     kind: &str,

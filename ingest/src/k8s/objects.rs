@@ -42,6 +42,8 @@ pub struct EndpointState {
 /// relations that need several objects (selectors, dependencies, endpoints).
 #[derive(Debug, Default)]
 pub struct ObjectState {
+    /// Cluster name given to relations and derived events.
+    pub cluster: String,
     /// Pods, owners, IPs.
     pub map: ClusterMap,
     /// Relations found so far.
@@ -72,21 +74,29 @@ fn ts(v: &Value, path: &str) -> Result<Option<i64>, (String, String)> {
 }
 
 impl ObjectState {
+    /// Empty state for one cluster.
+    pub fn new(cluster: &str) -> Self {
+        ObjectState {
+            cluster: cluster.to_string(),
+            ..Default::default()
+        }
+    }
+
     /// Reads one object of a kind Tapio uses. `Ok(false)` for kinds it does not use.
-    pub fn add(&mut self, kind: &str, v: &Value, cluster: &str) -> Result<bool, (String, String)> {
+    pub fn add(&mut self, kind: &str, v: &Value) -> Result<bool, (String, String)> {
         let name =
             str_at(v, "metadata.name").ok_or_else(|| field_err("metadata.name", "missing"))?;
         let ns = str_at(v, "metadata.namespace").unwrap_or("");
         match kind {
-            "Pod" => self.pod(v, ns, name, cluster)?,
-            "Node" => self.node(v, name, cluster)?,
+            "Pod" => self.pod(v, ns, name)?,
+            "Node" => self.node(v, name)?,
             "Deployment"
             | "ReplicaSet"
             | "StatefulSet"
             | "DaemonSet"
             | "Job"
             | "CronJob"
-            | "ReplicationController" => self.workload(kind, v, ns, name, cluster)?,
+            | "ReplicationController" => self.workload(kind, v, ns, name)?,
             "Service" => {
                 self.services.push(ServiceInfo {
                     namespace: ns.into(),
@@ -95,9 +105,9 @@ impl ObjectState {
                     created: created(v)?,
                 });
             }
-            "EndpointSlice" => self.endpoint_slice(v, ns, name, cluster)?,
-            "Endpoints" => self.endpoints(v, ns, name, cluster)?,
-            "PersistentVolumeClaim" => self.pvc(v, ns, name, cluster)?,
+            "EndpointSlice" => self.endpoint_slice(v, ns, name)?,
+            "Endpoints" => self.endpoints(v, ns, name)?,
+            "PersistentVolumeClaim" => self.pvc(v, ns, name)?,
             "NetworkPolicy" => {
                 let sel = map_at(v, "spec.podSelector.matchLabels");
                 self.policies
@@ -105,7 +115,7 @@ impl ObjectState {
             }
             // Existence is all Tapio needs of these; Secret data is never read.
             "PersistentVolume" | "ConfigMap" | "Secret" | "Namespace" | "StorageClass" => {
-                self.owner_relations(v, kind, ns, name, cluster)?;
+                self.owner_relations(v, kind, ns, name)?;
             }
             _ => return Ok(false),
         }
@@ -114,7 +124,6 @@ impl ObjectState {
 
     fn rel(
         &mut self,
-        cluster: &str,
         rel: &str,
         from: (&str, &str, &str),
         to: (&str, &str, &str),
@@ -123,7 +132,7 @@ impl ObjectState {
         valid: (i64, Option<i64>),
     ) {
         self.relations.push(Relation {
-            cluster: cluster.into(),
+            cluster: self.cluster.clone(),
             relation: rel.into(),
             from_kind: from.0.into(),
             from_namespace: from.1.into(),
@@ -139,14 +148,7 @@ impl ObjectState {
         });
     }
 
-    fn owner_relations(
-        &mut self,
-        v: &Value,
-        kind: &str,
-        ns: &str,
-        name: &str,
-        cluster: &str,
-    ) -> ObjResult {
+    fn owner_relations(&mut self, v: &Value, kind: &str, ns: &str, name: &str) -> ObjResult {
         let from = created(v)?;
         let to = ts(v, "metadata.deletionTimestamp")?;
         for o in arr_at(v, "metadata.ownerReferences") {
@@ -165,7 +167,6 @@ impl ObjectState {
             }
             let uid = str_at(v, "metadata.uid");
             self.rel(
-                cluster,
                 relation::OWNED_BY,
                 (kind, ns, name),
                 (ok, ns, on),
@@ -185,22 +186,21 @@ impl ObjectState {
         sev: Severity,
         reason: &str,
         message: Option<&str>,
-        cluster: &str,
     ) -> &mut UnifiedEvent {
         let key = obj.key();
         let id = stable_id(&[&key, ty, reason, &time.to_string()]);
         let mut e = UnifiedEvent::new(id, time, source::K8S_OBJECT, ty, sev, obj);
         e.reason = Some(reason.to_string());
         e.message = message.map(str::to_string);
-        e.cluster = cluster.to_string();
+        e.cluster = self.cluster.clone();
         self.derived.push(e);
         self.derived.last_mut().expect("just pushed")
     }
 
-    fn pod(&mut self, v: &Value, ns: &str, name: &str, cluster: &str) -> ObjResult {
+    fn pod(&mut self, v: &Value, ns: &str, name: &str) -> ObjResult {
         let created = created(v)?;
         let deleted = ts(v, "metadata.deletionTimestamp")?;
-        self.owner_relations(v, "Pod", ns, name, cluster)?;
+        self.owner_relations(v, "Pod", ns, name)?;
         let uid = str_at(v, "metadata.uid").unwrap_or("").to_string();
         let node = str_at(v, "spec.nodeName").map(str::to_string);
         let mut info = PodInfo {
@@ -239,7 +239,6 @@ impl ObjectState {
         let valid = (created, deleted);
         if let Some(n) = &node {
             self.rel(
-                cluster,
                 relation::RUNS_ON,
                 ("Pod", ns, name),
                 ("Node", "", n),
@@ -253,7 +252,6 @@ impl ObjectState {
             let vname = str_at(vol, "name").map(str::to_string);
             if let Some(cm) = str_at(vol, "configMap.name") {
                 self.rel(
-                    cluster,
                     relation::USES_CONFIGMAP,
                     ("Pod", ns, name),
                     ("ConfigMap", ns, cm),
@@ -264,7 +262,6 @@ impl ObjectState {
             }
             if let Some(s) = str_at(vol, "secret.secretName") {
                 self.rel(
-                    cluster,
                     relation::USES_SECRET,
                     ("Pod", ns, name),
                     ("Secret", ns, s),
@@ -275,7 +272,6 @@ impl ObjectState {
             }
             if let Some(c) = str_at(vol, "persistentVolumeClaim.claimName") {
                 self.rel(
-                    cluster,
                     relation::CLAIMS,
                     ("Pod", ns, name),
                     ("PersistentVolumeClaim", ns, c),
@@ -287,7 +283,6 @@ impl ObjectState {
             for src in arr_at(vol, "projected.sources") {
                 if let Some(cm) = str_at(src, "configMap.name") {
                     self.rel(
-                        cluster,
                         relation::USES_CONFIGMAP,
                         ("Pod", ns, name),
                         ("ConfigMap", ns, cm),
@@ -298,7 +293,6 @@ impl ObjectState {
                 }
                 if let Some(s) = str_at(src, "secret.name") {
                     self.rel(
-                        cluster,
                         relation::USES_SECRET,
                         ("Pod", ns, name),
                         ("Secret", ns, s),
@@ -319,7 +313,6 @@ impl ObjectState {
                 for ef in arr_at(c, "envFrom") {
                     if let Some(cm) = str_at(ef, "configMapRef.name") {
                         self.rel(
-                            cluster,
                             relation::USES_CONFIGMAP,
                             ("Pod", ns, name),
                             ("ConfigMap", ns, cm),
@@ -330,7 +323,6 @@ impl ObjectState {
                     }
                     if let Some(s) = str_at(ef, "secretRef.name") {
                         self.rel(
-                            cluster,
                             relation::USES_SECRET,
                             ("Pod", ns, name),
                             ("Secret", ns, s),
@@ -344,7 +336,6 @@ impl ObjectState {
                     let var = str_at(env, "name").unwrap_or_default();
                     if let Some(cm) = str_at(env, "valueFrom.configMapKeyRef.name") {
                         self.rel(
-                            cluster,
                             relation::USES_CONFIGMAP,
                             ("Pod", ns, name),
                             ("ConfigMap", ns, cm),
@@ -355,7 +346,6 @@ impl ObjectState {
                     }
                     if let Some(s) = str_at(env, "valueFrom.secretKeyRef.name") {
                         self.rel(
-                            cluster,
                             relation::USES_SECRET,
                             ("Pod", ns, name),
                             ("Secret", ns, s),
@@ -392,7 +382,6 @@ impl ObjectState {
             Severity::Info,
             "Created",
             Some("Pod created"),
-            cluster,
         ));
         for cond in arr_at(v, "status.conditions") {
             if str_at(cond, "type") == Some("PodScheduled")
@@ -408,7 +397,6 @@ impl ObjectState {
                     Severity::Warning,
                     reason,
                     msg,
-                    cluster,
                 ));
             }
         }
@@ -426,7 +414,6 @@ impl ObjectState {
                 Severity::Error,
                 "Evicted",
                 msg,
-                cluster,
             ));
         }
         for (list, init) in [
@@ -467,15 +454,7 @@ impl ObjectState {
                         .map(strip_runtime)
                         .or(cid.clone());
                     let signal = int_at(term, "signal").map(|s| s as i32);
-                    let e = self.derive(
-                        pod_obj(),
-                        t,
-                        ty,
-                        Severity::Error,
-                        reason,
-                        Some(&msg),
-                        cluster,
-                    );
+                    let e = self.derive(pod_obj(), t, ty, Severity::Error, reason, Some(&msg));
                     with_pod(e);
                     e.container = Some(cname.clone());
                     e.container_id = term_cid;
@@ -508,7 +487,6 @@ impl ObjectState {
                         Severity::Warning,
                         reason,
                         msg.as_deref(),
-                        cluster,
                     );
                     with_pod(e);
                     e.container = Some(cname.clone());
@@ -525,7 +503,7 @@ impl ObjectState {
         Ok(())
     }
 
-    fn node(&mut self, v: &Value, name: &str, cluster: &str) -> ObjResult {
+    fn node(&mut self, v: &Value, name: &str) -> ObjResult {
         let created = created(v)?;
         let obj = || ObjectRef {
             kind: "Node".into(),
@@ -554,7 +532,7 @@ impl ObjectState {
                 ),
                 _ => continue,
             };
-            let e = self.derive(obj(), t, event_type, sev, reason, msg, cluster);
+            let e = self.derive(obj(), t, event_type, sev, reason, msg);
             e.node = Some(name.to_string());
             e.attributes
                 .insert("condition".into(), format!("{ty}={status}"));
@@ -562,15 +540,8 @@ impl ObjectState {
         Ok(())
     }
 
-    fn workload(
-        &mut self,
-        kind: &str,
-        v: &Value,
-        ns: &str,
-        name: &str,
-        cluster: &str,
-    ) -> ObjResult {
-        self.owner_relations(v, kind, ns, name, cluster)?;
+    fn workload(&mut self, kind: &str, v: &Value, ns: &str, name: &str) -> ObjResult {
+        self.owner_relations(v, kind, ns, name)?;
         let created = created(v)?;
         let obj = || ObjectRef {
             kind: kind.into(),
@@ -593,18 +564,17 @@ impl ObjectState {
                 _ => continue,
             };
             let reason = if reason.is_empty() { ty } else { reason };
-            self.derive(obj(), t, event_type, sev, reason, msg, cluster);
+            self.derive(obj(), t, event_type, sev, reason, msg);
         }
         Ok(())
     }
 
-    fn pvc(&mut self, v: &Value, ns: &str, name: &str, cluster: &str) -> ObjResult {
+    fn pvc(&mut self, v: &Value, ns: &str, name: &str) -> ObjResult {
         let created = created(v)?;
         let valid = (created, ts(v, "metadata.deletionTimestamp")?);
         let uid = str_at(v, "metadata.uid");
         if let Some(pv) = str_at(v, "spec.volumeName") {
             self.rel(
-                cluster,
                 relation::BOUND_TO,
                 ("PersistentVolumeClaim", ns, name),
                 ("PersistentVolume", "", pv),
@@ -615,7 +585,6 @@ impl ObjectState {
         }
         if let Some(sc) = str_at(v, "spec.storageClassName") {
             self.rel(
-                cluster,
                 relation::STORAGE_CLASS,
                 ("PersistentVolumeClaim", ns, name),
                 ("StorageClass", "", sc),
@@ -638,20 +607,12 @@ impl ObjectState {
                 uid: uid.map(str::to_string),
             };
             let msg = format!("PersistentVolumeClaim is {phase}");
-            self.derive(
-                obj,
-                created,
-                ty,
-                Severity::Warning,
-                phase,
-                Some(&msg),
-                cluster,
-            );
+            self.derive(obj, created, ty, Severity::Warning, phase, Some(&msg));
         }
         Ok(())
     }
 
-    fn endpoint_slice(&mut self, v: &Value, ns: &str, name: &str, cluster: &str) -> ObjResult {
+    fn endpoint_slice(&mut self, v: &Value, ns: &str, name: &str) -> ObjResult {
         let created = created(v)?;
         // Label keys contain dots, so no dotted-path lookup here.
         let Some(svc) = at(v, "metadata.labels")
@@ -662,7 +623,6 @@ impl ObjectState {
         };
         let valid = (created, ts(v, "metadata.deletionTimestamp")?);
         self.rel(
-            cluster,
             relation::SLICE_OF,
             ("EndpointSlice", ns, name),
             ("Service", ns, svc),
@@ -692,7 +652,6 @@ impl ObjectState {
             {
                 let detail = Some(if ready { "ready" } else { "not-ready" }.to_string());
                 self.rel(
-                    cluster,
                     relation::ENDPOINT,
                     ("EndpointSlice", ns, name),
                     ("Pod", ns, pod),
@@ -705,11 +664,10 @@ impl ObjectState {
         Ok(())
     }
 
-    fn endpoints(&mut self, v: &Value, ns: &str, name: &str, cluster: &str) -> ObjResult {
+    fn endpoints(&mut self, v: &Value, ns: &str, name: &str) -> ObjResult {
         let created = created(v)?;
         let valid = (created, None);
         self.rel(
-            cluster,
             relation::SLICE_OF,
             ("Endpoints", ns, name),
             ("Service", ns, name),
@@ -741,7 +699,6 @@ impl ObjectState {
             if let Some(pod) = pod {
                 let detail = Some(if ready { "ready" } else { "not-ready" }.to_string());
                 self.rel(
-                    cluster,
                     relation::ENDPOINT,
                     ("Endpoints", ns, name),
                     ("Pod", ns, &pod),
@@ -756,7 +713,7 @@ impl ObjectState {
 
     /// Resolves what needs every object: Service selectors, NetworkPolicy selectors,
     /// dependencies named in environment variables, Services left without endpoints.
-    pub fn finish(&mut self, cluster: &str) {
+    pub fn finish(&mut self) {
         let services = std::mem::take(&mut self.services);
         let pods: Vec<PodInfo> = self.map.pods().to_vec();
         for s in &services {
@@ -768,7 +725,6 @@ impl ObjectState {
                 .filter(|p| p.namespace == s.namespace && selects(&s.selector, &p.labels))
             {
                 self.rel(
-                    cluster,
                     relation::SELECTS,
                     ("Service", &s.namespace, &s.name),
                     ("Pod", &p.namespace, &p.name),
@@ -805,7 +761,6 @@ impl ObjectState {
                     Severity::Error,
                     reason,
                     Some(&msg),
-                    cluster,
                 );
                 e.attributes
                     .insert("selector".into(), fmt_selector(&s.selector));
@@ -822,7 +777,6 @@ impl ObjectState {
                         && seen.insert((s.namespace.clone(), s.name.clone()))
                     {
                         self.rel(
-                            cluster,
                             relation::DEPENDS_ON,
                             ("Pod", ns, pod),
                             ("Service", &s.namespace, &s.name),
@@ -841,7 +795,6 @@ impl ObjectState {
                 .filter(|p| p.namespace == *ns && selects(sel, &p.labels))
             {
                 self.rel(
-                    cluster,
                     relation::POLICY_SELECTS,
                     ("NetworkPolicy", ns, name),
                     ("Pod", ns, &p.name),
