@@ -57,17 +57,3 @@ pub enum Error {
 
 /// Result with the engine's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Kinds that are workloads (a story about one is about its pods).
-pub fn is_workload_kind(kind: &str) -> bool {
-    matches!(
-        kind,
-        "Deployment"
-            | "StatefulSet"
-            | "DaemonSet"
-            | "Job"
-            | "CronJob"
-            | "ReplicaSet"
-            | "ReplicationController"
-    )
-}

@@ -13,14 +13,21 @@ pub struct Pattern {
     /// their pods; a missing object explains the pods that need it; a pod-level symptom
     /// (crash loop, failing probe) explains least.
     pub priority: u8,
+    /// The reason the pattern gives when its evidence does not say why (a back-off says
+    /// that pulls fail, not that the tag is missing); a specific reason wins over it.
+    pub generic: &'static str,
 }
 
 macro_rules! pattern {
     ($id:literal, $priority:expr) => {
+        pattern!($id, $priority, "")
+    };
+    ($id:literal, $priority:expr, $generic:literal) => {
         Pattern {
             id: $id,
             sql: include_str!(concat!("../../queries/", $id, ".sql")),
             priority: $priority,
+            generic: $generic,
         }
     };
 }
@@ -29,19 +36,19 @@ macro_rules! pattern {
 pub const PATTERNS: &[Pattern] = &[
     pattern!("node-service-failure", 95),
     pattern!("system-oom", 92),
-    pattern!("pod-network-failure", 88),
+    pattern!("pod-network-failure", 88, "SandboxNetworkSetupFailed"),
     pattern!("node-pressure-eviction", 86),
     pattern!("node-not-ready", 85),
     pattern!("config-missing", 80),
-    pattern!("volume-failure", 78),
-    pattern!("replicaset-create-failure", 76),
+    pattern!("volume-failure", 78, "ClaimPending"),
+    pattern!("replicaset-create-failure", 76, "FailedCreate"),
     pattern!("network-policy-block", 74),
     pattern!("dns-failure", 72),
     pattern!("oom-killed", 70),
-    pattern!("image-pull", 68),
-    pattern!("container-create-error", 66),
+    pattern!("image-pull", 68, "ImagePullBackOff"),
+    pattern!("container-create-error", 66, "CreateContainerError"),
     pattern!("init-failure", 64),
-    pattern!("unschedulable", 62),
+    pattern!("unschedulable", 62, "Unschedulable"),
     pattern!("job-failure", 60),
     pattern!("probe-failure", 50),
     pattern!("crashloop", 45),

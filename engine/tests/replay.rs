@@ -135,3 +135,31 @@ fn history_round_trips_through_parquet_and_sql() {
         assert!(b[0].column(0).null_count() == 0);
     });
 }
+
+#[test]
+fn cluster_info_dump_example() {
+    let dump = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/cluster-info-dump");
+    let stories = replay_paths(&[dump]);
+    assert_eq!(
+        summary(&stories),
+        vec![
+            "volume-failure PersistentVolumeClaim/analytics/data-clickhouse-0 StorageClassNotFound",
+            "job-failure CronJob/batch/invoice-export BackoffLimitExceeded",
+            "image-pull Deployment/web/storefront ImageNotFound",
+        ]
+    );
+    // The healthy old ReplicaSet's pods and the Prometheus readiness blip are nowhere.
+    let all: Vec<&String> = stories
+        .iter()
+        .flat_map(|s| &s.timeline)
+        .map(|t| &t.text)
+        .collect();
+    for healthy in ["storefront-6b9f8d7c5-", "prometheus", "kube-proxy"] {
+        assert!(
+            !all.iter().any(|t| t.contains(healthy)),
+            "{healthy} leaked into a story"
+        );
+    }
+    // The job's three failed pods are its blast radius.
+    assert_eq!(stories[1].affected.pods.len(), 3);
+}

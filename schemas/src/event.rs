@@ -117,6 +117,20 @@ impl ObjectRef {
     }
 }
 
+/// Kinds that are workloads: a top owner of pods, what a story about pods is about.
+pub fn is_workload_kind(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Deployment"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "Job"
+            | "CronJob"
+            | "ReplicaSet"
+            | "ReplicationController"
+    )
+}
+
 /// One event from any layer, with its Kubernetes context. Field docs double as the
 /// column reference of [`event_schema`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -17,7 +17,7 @@ pub use columns::{as_strings, dict_type, ts_type};
 pub use correlation::{Correlation, correlation_schema};
 pub use event::{
     EVENT_SCHEMA_VERSION, EventBatchBuilder, ObjectRef, SCHEMA_VERSION_KEY, Severity, UnifiedEvent,
-    event_schema, events_from_batch, events_to_batch, source,
+    event_schema, events_from_batch, events_to_batch, is_workload_kind, source,
 };
 pub use story::{Affected, RootCause, Story, TimelineEntry, story_schema};
 pub use topology::{Relation, relation, topology_schema};

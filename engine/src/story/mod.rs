@@ -128,11 +128,14 @@ fn choose_root(signals: &[Signal]) -> Option<(Root, Vec<&Signal>, bool)> {
         r.1 = r.1.min(s.event_time);
         pat = s.pattern;
     }
+    // Priorities are unique, so `top` is one pattern's signals.
+    let generic = pattern(pat).map(|p| p.generic).unwrap_or("");
     let reason = reasons
         .iter()
         .max_by(|a, b| {
-            a.1.0
-                .total_cmp(&b.1.0)
+            (*a.0 != generic)
+                .cmp(&(*b.0 != generic))
+                .then_with(|| a.1.0.total_cmp(&b.1.0))
                 .then_with(|| b.1.1.cmp(&a.1.1))
                 .then_with(|| b.0.cmp(a.0))
         })
@@ -253,7 +256,7 @@ pub fn assemble(
         if s.subject_kind == "Node" {
             nodes.insert(s.subject_name.clone());
         }
-        if crate::is_workload_kind(&s.subject_kind) {
+        if tapio_schemas::is_workload_kind(&s.subject_kind) {
             workloads.insert(s.subject_key());
         }
     }
@@ -321,7 +324,7 @@ pub fn assemble(
             .filter(|w| *w != root_key)
             .collect();
         for s in &inc.signals {
-            if s.subject_key() != root_key && crate::is_workload_kind(&s.subject_kind) {
+            if s.subject_key() != root_key && tapio_schemas::is_workload_kind(&s.subject_kind) {
                 d.insert(s.subject_key());
             }
         }

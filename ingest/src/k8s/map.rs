@@ -185,7 +185,7 @@ impl ClusterMap {
             let chain = self.owner_chain(&kind, &ns, &name);
             if let Some((wk, wn)) = chain.last() {
                 e.workload = Some(ObjectRef::new(wk, &ns, wn));
-            } else if is_workload_kind(&e.object.kind) {
+            } else if tapio_schemas::is_workload_kind(&e.object.kind) {
                 e.workload = Some(ObjectRef::new(&e.object.kind, &ns, &e.object.name));
             }
             e.owner_chain = chain.into_iter().map(|(k, n)| format!("{k}/{n}")).collect();
@@ -225,20 +225,6 @@ impl ClusterMap {
     pub fn hit_rate(&self) -> (u64, u64) {
         (self.lookups, self.hits)
     }
-}
-
-/// Kinds that are a workload's top owner.
-pub fn is_workload_kind(kind: &str) -> bool {
-    matches!(
-        kind,
-        "Deployment"
-            | "StatefulSet"
-            | "DaemonSet"
-            | "Job"
-            | "CronJob"
-            | "ReplicaSet"
-            | "ReplicationController"
-    )
 }
 
 /// pod-template-hash values are short lower-case alphanumerics (e.g. `7d4f9c8b5`).
