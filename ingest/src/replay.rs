@@ -264,8 +264,9 @@ impl Reader {
                     let line = line_of(text, offset) + e.line().saturating_sub(1);
                     self.problem(path, Some(line), None, format!("invalid JSON: {e}"));
                     // Resynchronise at the next document: a line starting with `{`.
-                    match text[start + 1..].find("\n{") {
-                        Some(p) => offset = start + 1 + p + 1,
+                    let next_char = text[start..].chars().next().map_or(1, char::len_utf8);
+                    match text[start + next_char..].find("\n{") {
+                        Some(p) => offset = start + next_char + p + 1,
                         None => break,
                     }
                 }
