@@ -6,7 +6,8 @@
 -- Evidence weight: 0.8 each.
 -- Subject: the upstream workload A — the cascade is one story rooted at the first failure.
 WITH deps AS (
-  SELECT DISTINCT d.from_namespace AS ns, d.from_name AS pod, s.to_namespace AS up_ns, s.to_name AS up_pod
+  SELECT DISTINCT d.from_namespace AS ns, d.from_name AS pod, s.to_namespace AS up_ns, s.to_name AS up_pod,
+         d.valid_from, d.valid_to
   FROM topology d
   JOIN topology s ON s.relation = 'selects' AND s.from_namespace = d.to_namespace AND s.from_name = d.to_name
   WHERE d.relation = 'depends_on'
@@ -30,3 +31,6 @@ WHERE e.severity IN ('error', 'critical', 'warning')
   AND (e.workload_name IS NULL OR e.workload_name <> u.workload_name OR e.object_namespace <> u.ns)
   AND e.event_time >= u.first_failure
   AND e.event_time <= u.first_failure + INTERVAL '10 minutes'
+  -- the dependency as it was at the time of the failure
+  AND d.valid_from <= e.event_time
+  AND (d.valid_to IS NULL OR d.valid_to > e.event_time)

@@ -11,7 +11,7 @@ use tracing::debug;
 use crate::config::EngineConfig;
 use crate::incidents::Incidents;
 use crate::runner::Runner;
-use crate::story::{ServicesByPod, assemble};
+use crate::story::{PodsByObject, ServicesByPod, assemble};
 use crate::window::{Retained, window_start};
 use crate::{Error, Result};
 
@@ -60,6 +60,7 @@ pub struct Engine {
     retained: Retained,
     incidents: Incidents,
     services: ServicesByPod,
+    users: PodsByObject,
     watermark: Option<i64>,
     next_window: Option<i64>,
     max_time: Option<i64>,
@@ -83,6 +84,7 @@ impl Engine {
             retained: Retained::default(),
             incidents: Incidents::default(),
             services: ServicesByPod::default(),
+            users: PodsByObject::default(),
             watermark: None,
             next_window: None,
             max_time: None,
@@ -94,11 +96,25 @@ impl Engine {
     /// Replaces the topology the patterns join against.
     pub async fn set_topology(&mut self, relations: &[Relation]) -> Result<()> {
         self.services.clear();
-        for r in relations.iter().filter(|r| r.relation == relation::SELECTS) {
-            self.services
-                .entry(format!("{}/{}", r.to_namespace, r.to_name))
-                .or_default()
-                .insert(format!("{}/{}", r.from_namespace, r.from_name));
+        self.users.clear();
+        for r in relations {
+            let pod = format!("{}/{}", r.to_namespace, r.to_name);
+            match r.relation.as_str() {
+                relation::SELECTS => {
+                    self.services
+                        .entry(pod)
+                        .or_default()
+                        .insert(format!("{}/{}", r.from_namespace, r.from_name));
+                }
+                relation::USES_CONFIGMAP | relation::USES_SECRET | relation::CLAIMS => {
+                    let object = format!("{}/{}/{}", r.to_kind, r.to_namespace, r.to_name);
+                    self.users
+                        .entry(object)
+                        .or_default()
+                        .insert(format!("{}/{}", r.from_namespace, r.from_name));
+                }
+                _ => {}
+            }
         }
         let batch = to_batch(topology_schema(), relations)?;
         self.runner.set_topology(vec![batch]).await;
@@ -230,7 +246,7 @@ impl Engine {
     fn publish(&mut self, closed: Vec<crate::incidents::Incident>) -> Output {
         let mut out = Output::default();
         for inc in closed {
-            match assemble(&inc, &self.services, self.cfg.threshold) {
+            match assemble(&inc, &self.services, &self.users, self.cfg.threshold) {
                 Some((story, corr)) => {
                     self.stats.stories += 1;
                     out.stories.push(story);

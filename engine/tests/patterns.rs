@@ -736,3 +736,47 @@ fn system_oom() {
     assert_eq!(s.len(), 1);
     assert!(s[0].starts_with("oom-killed Cgroup/"), "{s:?}");
 }
+
+#[test]
+fn blast_radius_includes_every_user_of_a_missing_configmap() {
+    // Two pods read the ConfigMap through env valueFrom; only one has reported so far.
+    let env = json!([{"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "web-config", "key": "mode"}}}]);
+    let mut objs = deployment(NS, "web", "7d4f9c8b5");
+    objs.push(pod(NS, POD, RS, "node-a", "web", env.clone(), json!([])));
+    objs.push(pod(
+        NS,
+        "web-7d4f9c8b5-other",
+        RS,
+        "node-b",
+        "web",
+        env,
+        json!([]),
+    ));
+    objs.push(pod(
+        NS,
+        "web-7d4f9c8b5-plain",
+        RS,
+        "node-b",
+        "web",
+        json!([]),
+        json!([]),
+    ));
+    objs.push(container_event(
+        NS,
+        POD,
+        "spec.containers{app}",
+        "Failed",
+        "Error: configmap \"web-config\" not found",
+        "10:00:00",
+        4,
+    ));
+    let stories = replay(objs);
+    assert_eq!(
+        summary(&stories),
+        vec!["config-missing ConfigMap/shop/web-config ConfigMapMissing"]
+    );
+    assert_eq!(
+        stories[0].affected.pods,
+        vec![format!("{NS}/web-7d4f9c8b5-other"), format!("{NS}/{POD}")]
+    );
+}

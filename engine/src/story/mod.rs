@@ -32,6 +32,9 @@ pub struct Root {
 /// Services that select each pod (`ns/pod` → `ns/service`), from the topology.
 pub type ServicesByPod = HashMap<String, BTreeSet<String>>;
 
+/// Pods that use each ConfigMap, Secret or PVC (`Kind/ns/name` → `ns/pod`).
+pub type PodsByObject = HashMap<String, BTreeSet<String>>;
+
 /// Timeline entries kept in a story; the rest are counted in the summary.
 const TIMELINE_CAP: usize = 40;
 
@@ -227,6 +230,7 @@ fn short_time(ns: i64) -> String {
 pub fn assemble(
     inc: &Incident,
     services: &ServicesByPod,
+    users: &PodsByObject,
     threshold: f64,
 ) -> Option<(Story, Vec<Correlation>)> {
     if inc.weight() < threshold {
@@ -263,6 +267,16 @@ pub fn assemble(
     for e in inc.events.values() {
         if e.event_type == "k8s.service.no_endpoints" {
             svcs.insert(format!("{}/{}", e.object.namespace, e.object.name));
+        }
+    }
+    // Every pod that uses a missing ConfigMap or Secret, or a failing claim, is in the
+    // blast radius, reported yet or not.
+    if let Some(ps) = users.get(&root_key) {
+        for p in ps {
+            pods.insert(p.clone());
+            if let Some(ss) = services.get(p) {
+                svcs.extend(ss.iter().cloned());
+            }
         }
     }
     // A node's story tells of the pods that lost it.
