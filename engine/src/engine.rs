@@ -205,7 +205,7 @@ impl Engine {
             };
             self.stats.windows_evaluated += 1;
             let data = self.retained.range(from, end)?;
-            self.runner.set_events(data).await;
+            self.runner.set_events(data).await?;
             let signals = self.runner.signals().await?;
             let found = signals.len();
             self.stats.signals += self.incidents.add(signals) as u64;

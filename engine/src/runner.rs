@@ -6,6 +6,8 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow::compute::filter_record_batch;
+use arrow::compute::kernels::cmp::neq;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::MemTable;
 use datafusion::logical_expr::LogicalPlan;
@@ -63,29 +65,33 @@ fn story_keys_schema() -> SchemaRef {
 
 /// SQL that finds every retained event of the open stories: their failing pods'
 /// history, their subjects' and workloads' own events, their nodes', and the signals.
+/// It reads `window_events` (every row) where patterns read `events` (non-routine rows).
 const CONTEXT_SQL: &str = "
-SELECT k.story_id, e.* FROM events e JOIN story_keys k
+SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
   ON k.key_type = 'pod' AND k.key = e.object_namespace || '/' || e.pod
 UNION ALL
-SELECT k.story_id, e.* FROM events e JOIN story_keys k
+SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
   ON k.key_type = 'object' AND k.key = e.object_kind || '/' || e.object_namespace || '/' || e.object_name
   WHERE e.pod IS NULL
 UNION ALL
-SELECT k.story_id, e.* FROM events e JOIN story_keys k
+SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
   ON k.key_type = 'workload' AND k.key = e.workload_kind || '/' || e.object_namespace || '/' || e.workload_name
   WHERE e.object_kind <> 'Pod' AND e.pod IS NULL
 UNION ALL
-SELECT k.story_id, e.* FROM events e JOIN story_keys k
+SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
   ON k.key_type = 'node' AND k.key = e.node
   WHERE e.object_kind = 'Node'
 UNION ALL
-SELECT k.story_id, e.* FROM events e JOIN story_keys k
+SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
   ON k.key_type = 'event' AND k.key = e.event_id";
 
 /// The per-window DataFusion session.
 pub struct Runner {
     ctx: SessionContext,
+    /// Non-routine events (severity above info): what patterns match on.
     events: Arc<MemTable>,
+    /// Every event of the window: what story context is drawn from.
+    window_events: Arc<MemTable>,
     topology: Arc<MemTable>,
     story_keys: Arc<MemTable>,
     signals: LogicalPlan,
@@ -104,9 +110,11 @@ impl Runner {
             ctx.register_udf(udf);
         }
         let events = Arc::new(MemTable::try_new(event_schema(), vec![vec![]])?);
+        let window_events = Arc::new(MemTable::try_new(event_schema(), vec![vec![]])?);
         let topology = Arc::new(MemTable::try_new(topology_schema(), vec![vec![]])?);
         let story_keys = Arc::new(MemTable::try_new(story_keys_schema(), vec![vec![]])?);
         ctx.register_table("events", events.clone())?;
+        ctx.register_table("window_events", window_events.clone())?;
         ctx.register_table("topology", topology.clone())?;
         ctx.register_table("story_keys", story_keys.clone())?;
 
@@ -141,6 +149,7 @@ impl Runner {
         Ok(Runner {
             ctx,
             events,
+            window_events,
             topology,
             story_keys,
             signals,
@@ -153,9 +162,25 @@ impl Runner {
         *self.topology.batches[0].write().await = batches;
     }
 
-    /// Replaces the window's events.
-    pub async fn set_events(&self, batches: Vec<RecordBatch>) {
-        *self.events.batches[0].write().await = batches;
+    /// Replaces the window's events. Patterns see only the non-routine ones: every
+    /// pattern triggers on a warning or worse (see `queries/README.md`), and routine rows
+    /// are most of a cluster's events.
+    pub async fn set_events(&self, batches: Vec<RecordBatch>) -> Result<()> {
+        let mut notable = Vec::with_capacity(batches.len());
+        for b in &batches {
+            let sev = b
+                .column_by_name("severity")
+                .and_then(as_strings)
+                .ok_or_else(|| Error::Input("batch without a `severity` column".into()))?;
+            let mask = neq(&sev, &StringArray::new_scalar("info"))?;
+            let f = filter_record_batch(b, &mask)?;
+            if f.num_rows() > 0 {
+                notable.push(f);
+            }
+        }
+        *self.events.batches[0].write().await = notable;
+        *self.window_events.batches[0].write().await = batches;
+        Ok(())
     }
 
     async fn run(&self, plan: &LogicalPlan) -> Result<Vec<RecordBatch>> {

@@ -68,7 +68,7 @@ pub fn read_event(v: &Value) -> Result<UnifiedEvent, (String, String)> {
         .or_else(|| str_at(v, "note"))
         .map(|m| m.trim().to_string());
     let warning = str_at(v, "type") == Some("Warning");
-    let severity = severity_of(kind, reason.as_deref(), warning);
+    let severity = severity_of(kind, reason.as_deref(), message.as_deref(), warning);
 
     let mut obj = ObjectRef::new(kind, namespace, name);
     obj.uid = str_at(regarding, "uid").map(str::to_string);
@@ -127,7 +127,7 @@ fn container_of_field_path(fp: &str) -> Option<String> {
 
 /// Severity of an Event: the API only says Normal or Warning; reasons that mean a kill,
 /// a lost node or a failed volume are raised.
-fn severity_of(kind: &str, reason: Option<&str>, warning: bool) -> Severity {
+fn severity_of(kind: &str, reason: Option<&str>, message: Option<&str>, warning: bool) -> Severity {
     match reason.unwrap_or("") {
         "NodeNotReady" | "SystemOOM" | "NodeHasInsufficientMemory" if kind == "Node" => {
             Severity::Critical
@@ -146,6 +146,14 @@ fn severity_of(kind: &str, reason: Option<&str>, warning: bool) -> Severity {
         | "EvictionThresholdMet"
         | "NodeHasDiskPressure"
         | "NodeHasMemoryPressure" => Severity::Warning,
+        // kubelet types a restart for a failed probe Normal; it is a kill.
+        "Killing"
+            if message.is_some_and(|m| {
+                m.contains("failed liveness probe") || m.contains("failed startup probe")
+            }) =>
+        {
+            Severity::Warning
+        }
         _ if warning => Severity::Warning,
         _ => Severity::Info,
     }
