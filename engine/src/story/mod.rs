@@ -386,7 +386,10 @@ pub fn assemble(
             .or_default()
             .push(s);
     }
-    for ((pat, reason), sigs) in &by_reason {
+    // The reason that decided the root first, then the rest.
+    let mut groups: Vec<_> = by_reason.iter().collect();
+    groups.sort_by_key(|((_, reason), _)| *reason != root.reason.as_str());
+    for ((pat, reason), sigs) in groups {
         let pods_n: BTreeSet<&str> = sigs.iter().filter_map(|s| s.pod.as_deref()).collect();
         let in_pods = if pods_n.is_empty() {
             String::new()
