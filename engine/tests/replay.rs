@@ -132,7 +132,6 @@ fn history_round_trips_through_parquet_and_sql() {
         let b = q("SELECT count(*) FROM (SELECT unnest(event_ids) AS id FROM stories WHERE pattern = 'config-missing') s JOIN events e ON e.event_id = s.id").await;
         let n = b[0].column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0);
         assert_eq!(n as usize, stories[0].event_ids.len());
-        assert!(b[0].column(0).null_count() == 0);
     });
 }
 

@@ -47,15 +47,6 @@ static LOGRUS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"level=(error|fatal|warning) msg="((?:[^"\\]|\\.)*)""#).expect("static regex")
 });
 
-/// Units whose failure takes a node's pods down with it.
-pub fn is_node_critical_unit(unit: &str) -> bool {
-    let u = unit.trim_end_matches(".service");
-    matches!(
-        u,
-        "kubelet" | "containerd" | "crio" | "docker" | "cri-docker" | "kube-proxy"
-    )
-}
-
 fn field<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
     v.get(k).and_then(Value::as_str)
 }

@@ -89,13 +89,7 @@ pub struct Story {
 pub const STORY_SCHEMA_VERSION: &str = "1";
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let list = |n: &str| {
-        Field::new(
-            n,
-            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
-            false,
-        )
-    };
+    let list = crate::columns::list_field;
     let s = |n: &str| Field::new(n, DataType::Utf8, false);
     let root = Fields::from(vec![
         s("kind"),

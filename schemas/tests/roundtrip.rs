@@ -1,7 +1,5 @@
 //! Round trips: Rust rows → RecordBatch → Rust rows must be the identity.
 
-use std::collections::BTreeMap;
-
 use proptest::prelude::*;
 use tapio_schemas::rows::{from_batch, to_batch};
 use tapio_schemas::*;
@@ -150,5 +148,4 @@ fn missing_column_is_named() {
     let projected = batch.project(&[0, 1]).unwrap();
     let err = events_from_batch(&projected).unwrap_err().to_string();
     assert!(err.contains("observed_time"), "{err}");
-    let _ = BTreeMap::<String, String>::new();
 }
