@@ -4,6 +4,7 @@
 //! Kubernetes context filled in from the capture's own objects.
 
 pub mod cgroup;
+pub mod ebpf;
 pub mod error;
 pub mod journald;
 pub mod k8s;
