@@ -1,7 +1,10 @@
 //! The `tapio` command: replay a capture into stories, and query the stored history.
 
+mod collect;
+mod live;
 mod render;
 mod replay;
+mod run;
 mod sql;
 
 use std::path::PathBuf;
@@ -69,6 +72,41 @@ enum Command {
         #[arg(long, default_value_t = 900)]
         idle_timeout_secs: i64,
     },
+    /// Run live collectors and print their events as they happen (Ctrl-C stops).
+    Collect {
+        /// Collectors to run.
+        #[arg(long, value_delimiter = ',', default_value = "ebpf")]
+        collectors: Vec<String>,
+        /// How to print events.
+        #[arg(long, value_enum, default_value = "text")]
+        output: collect::EventOutput,
+        #[command(flatten)]
+        live: LiveArgs,
+    },
+    /// Run live collectors into the streaming engine in this process and print stories
+    /// as incidents close (Ctrl-C or SIGTERM drains and stops).
+    Run {
+        /// Collectors to run.
+        #[arg(long, value_delimiter = ',', default_value = "ebpf")]
+        collectors: Vec<String>,
+        /// How to print stories.
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+        /// Where history is stored: a path, file:// or s3://bucket/prefix URL.
+        #[arg(long, env = "TAPIO_DATA_DIR", default_value = "tapio-data")]
+        data_dir: String,
+        /// Do not write history.
+        #[arg(long)]
+        no_store: bool,
+        /// Engine window size in seconds.
+        #[arg(long, default_value_t = 10)]
+        window_secs: i64,
+        /// Seconds without new evidence after which an incident's story is printed.
+        #[arg(long, default_value_t = 120)]
+        idle_timeout_secs: i64,
+        #[command(flatten)]
+        live: LiveArgs,
+    },
     /// Run SQL over the stored history: tables events, correlations, topology, stories.
     Sql {
         /// The query.
@@ -80,6 +118,45 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+}
+
+/// Settings shared by the live commands.
+#[derive(clap::Args, Debug)]
+struct LiveArgs {
+    /// eBPF probes to load (oom, exit, tcp, memcg); default all.
+    #[arg(long, value_delimiter = ',')]
+    probes: Vec<String>,
+    /// This node's name (in a DaemonSet: from spec.nodeName); default the host name.
+    #[arg(long, env = "NODE_NAME")]
+    node: Option<String>,
+    /// Cluster name for the events.
+    #[arg(long, env = "TAPIO_CLUSTER", default_value = "default")]
+    cluster: String,
+    /// Ring buffer size per eBPF probe, bytes (a power of two).
+    #[arg(long, default_value_t = 1 << 22)]
+    ring_bytes: u32,
+    /// Stop after this many seconds (default: run until stopped).
+    #[arg(long)]
+    duration_secs: Option<u64>,
+}
+
+impl LiveArgs {
+    fn ebpf(&self) -> tapio_ingest::ebpf::EbpfOptions {
+        let mut o = tapio_ingest::ebpf::EbpfOptions {
+            probes: self.probes.clone(),
+            cluster: self.cluster.clone(),
+            ring_bytes: self.ring_bytes,
+            ..Default::default()
+        };
+        if let Some(n) = &self.node {
+            o.node = n.clone();
+        }
+        o
+    }
+
+    fn duration(&self) -> Option<std::time::Duration> {
+        self.duration_secs.map(std::time::Duration::from_secs)
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -115,6 +192,39 @@ fn main() -> anyhow::Result<()> {
                     idle_timeout_secs,
                 };
                 replay::run(opts).await
+            }
+            Command::Collect {
+                collectors,
+                output,
+                live,
+            } => {
+                collect::run(collect::Options {
+                    collectors,
+                    output,
+                    ebpf: live.ebpf(),
+                    duration: live.duration(),
+                })
+                .await
+            }
+            Command::Run {
+                collectors,
+                output,
+                data_dir,
+                no_store,
+                window_secs,
+                idle_timeout_secs,
+                live,
+            } => {
+                run::run(run::Options {
+                    collectors,
+                    output,
+                    ebpf: live.ebpf(),
+                    data_dir: (!no_store).then_some(data_dir),
+                    window_secs,
+                    idle_timeout_secs,
+                    duration: live.duration(),
+                })
+                .await
             }
             Command::Sql {
                 query,

@@ -5,11 +5,15 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
+use arrow::array::RecordBatch;
 use tapio_engine::store::{DataDir, TABLES};
 use tapio_engine::{Engine, EngineConfig};
 use tapio_ingest::{ReplayOptions, read_paths};
 use tapio_schemas::rows::to_batch;
-use tapio_schemas::{EventBatchBuilder, correlation_schema, story_schema, topology_schema};
+use tapio_schemas::{
+    Correlation, EventBatchBuilder, Relation, Story, correlation_schema, story_schema,
+    topology_schema,
+};
 
 use crate::Output;
 
@@ -93,19 +97,14 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     w.flush()?;
 
     if let Some(dir) = &o.data_dir {
-        let dd = DataDir::open(dir).with_context(|| format!("opening data dir {dir}"))?;
-        let [events_t, corr_t, topo_t, stories_t] = TABLES;
-        let mut written = 0;
-        written += dd.append(&events_t, &event_batches).await?;
-        written += dd
-            .append(&corr_t, &[to_batch(correlation_schema(), &correlations)?])
-            .await?;
-        written += dd
-            .append(&topo_t, &[to_batch(topology_schema(), &capture.relations)?])
-            .await?;
-        written += dd
-            .append(&stories_t, &[to_batch(story_schema(), &stories)?])
-            .await?;
+        let written = store(
+            dir,
+            &event_batches,
+            &correlations,
+            &capture.relations,
+            &stories,
+        )
+        .await?;
         eprintln!("tapio: stored {written} new rows in {dir}");
     }
     let st = engine.stats();
@@ -120,4 +119,28 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         st.events as f64 / secs
     );
     Ok(())
+}
+
+/// Appends events, correlations, topology and stories to the history in `dir`; returns
+/// the rows that were new.
+pub async fn store(
+    dir: &str,
+    events: &[RecordBatch],
+    correlations: &[Correlation],
+    relations: &[Relation],
+    stories: &[Story],
+) -> anyhow::Result<usize> {
+    let dd = DataDir::open(dir).with_context(|| format!("opening data dir {dir}"))?;
+    let [events_t, corr_t, topo_t, stories_t] = TABLES;
+    let mut written = dd.append(&events_t, events).await?;
+    written += dd
+        .append(&corr_t, &[to_batch(correlation_schema(), correlations)?])
+        .await?;
+    written += dd
+        .append(&topo_t, &[to_batch(topology_schema(), relations)?])
+        .await?;
+    written += dd
+        .append(&stories_t, &[to_batch(story_schema(), stories)?])
+        .await?;
+    Ok(written)
 }

@@ -155,6 +155,19 @@ impl Engine {
         self.advance(self.watermark.unwrap_or(i64::MIN)).await
     }
 
+    /// Processing-time progress for live input: moves the watermark to `now` minus the
+    /// allowed lateness when no newer event has, so windows close and idle incidents
+    /// become stories even while the cluster is quiet. Replay never calls it (event time
+    /// alone decides there, which keeps replays deterministic).
+    pub async fn tick(&mut self, now: i64) -> Result<Output> {
+        let wm = now - self.cfg.lateness_secs * NS;
+        if self.watermark.is_some_and(|w| w >= wm) || self.next_window.is_none() {
+            return Ok(Output::default());
+        }
+        self.watermark = Some(wm);
+        self.advance(wm).await
+    }
+
     fn drop_late(&mut self, batch: RecordBatch) -> Result<RecordBatch> {
         let Some(wm) = self.watermark else {
             return Ok(batch);

@@ -3,6 +3,7 @@
 //! kernel logs, Tapio's own files — into UnifiedEvents and topology relations, with the
 //! Kubernetes context filled in from the capture's own objects.
 
+pub mod batch;
 pub mod cgroup;
 pub mod ebpf;
 pub mod error;

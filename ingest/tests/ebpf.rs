@@ -5,7 +5,6 @@
 //! Needs root and a kernel with BTF. Where the kernel refuses, a test says so and skips;
 //! in CI (`CI` set) a build without the eBPF objects fails instead of skipping.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -148,58 +147,9 @@ async fn refused_tcp_connect() {
     c.shutdown().await;
 }
 
-/// A memory cgroup for one test, removed on drop (v1 `memory` hierarchy or v2).
-struct TestCgroup {
-    dir: PathBuf,
-}
-
-impl TestCgroup {
-    fn create(name: &str, limit_bytes: u64) -> Result<Self, String> {
-        let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
-        let v1 = own
-            .lines()
-            .find_map(|l| l.split_once(":memory:").map(|(_, p)| p.to_string()));
-        let (dir, limit_file) = match v1 {
-            Some(p) if PathBuf::from("/sys/fs/cgroup/memory").is_dir() => (
-                PathBuf::from(format!("/sys/fs/cgroup/memory{p}")).join(name),
-                "memory.limit_in_bytes",
-            ),
-            _ => {
-                let controllers = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
-                    .map_err(|e| format!("no cgroup v1 memory hierarchy and no v2: {e}"))?;
-                if !controllers.split_whitespace().any(|c| c == "memory") {
-                    return Err("no memory controller on cgroup v1 or v2".into());
-                }
-                let p = own
-                    .lines()
-                    .find_map(|l| l.strip_prefix("0::"))
-                    .ok_or("no cgroup v2 path in /proc/self/cgroup")?;
-                (
-                    PathBuf::from(format!("/sys/fs/cgroup{p}")).join(name),
-                    "memory.max",
-                )
-            }
-        };
-        std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-        let cg = TestCgroup { dir };
-        std::fs::write(cg.dir.join(limit_file), limit_bytes.to_string())
-            .map_err(|e| format!("{limit_file}: {e}"))?;
-        // No swap escape: the allocation must hit the limit.
-        let _ = std::fs::write(cg.dir.join("memory.swappiness"), "0");
-        let _ = std::fs::write(
-            cg.dir.join("memory.memsw.limit_in_bytes"),
-            limit_bytes.to_string(),
-        );
-        let _ = std::fs::write(cg.dir.join("memory.swap.max"), "0");
-        Ok(cg)
-    }
-}
-
-impl Drop for TestCgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.dir);
-    }
-}
+#[path = "support/memcg.rs"]
+mod memcg;
+use memcg::TestCgroup;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oom_kill_in_a_memory_cgroup() {

@@ -24,6 +24,12 @@ pub fn recommend(
     let pod = pod.unwrap_or("<pod>");
     let pod_name = pod.rsplit('/').next().unwrap_or(pod);
     let v: Vec<String> = match pattern {
+        // A kernel OOM kill the capture could not tie to a pod: a host service or a
+        // container outside Kubernetes. The fix is the cgroup's own limit.
+        "oom-killed" if kind == "Cgroup" => vec![
+            format!("Find who owns cgroup {name} on the node: `find /sys/fs/cgroup -type d -path '*{name}'`, then its cgroup.procs (a pod's cgroup names its UID: if it is a pod, check that Tapio sees the pod)."),
+            "Raise its limit or find what grows: memory.max (cgroup v2) or memory.limit_in_bytes (v1), MemoryMax= for a systemd unit; memory.stat shows where the memory went.".to_string(),
+        ],
         "oom-killed" => vec![
             format!(
                 "Raise the memory limit of {kind} {ns}/{name}{} or find what grows (heap, caches, connection pools): `kubectl top pod{n}`.",

@@ -139,7 +139,6 @@ pub fn to_event(r: &Record, ctx: &Context) -> UnifiedEvent {
             src,
             dst,
             err,
-            suppressed,
             ..
         } => match what {
             TcpTrouble::ConnectFailed => {
@@ -167,26 +166,21 @@ pub fn to_event(r: &Record, ctx: &Context) -> UnifiedEvent {
                 "kernel.tcp_retransmit",
                 Severity::Info,
                 "TCPRetransmit",
-                format!(
-                    "retransmitting {}:{} -> {}:{} ({} more in the last second)",
-                    src.0, src.1, dst.0, dst.1, suppressed
-                ),
+                format!("retransmitting {}:{} -> {}:{}", src.0, src.1, dst.0, dst.1),
             ),
         },
         KernelRecord::MemcgReclaim {
             usage_pages,
             limit_pages,
-            suppressed,
             ..
         } => (
             "kernel.memcg_pressure",
             Severity::Info,
             "MemoryPressure",
             format!(
-                "memory cgroup at its limit, reclaiming: usage {}kB, limit {}kB ({} reclaim rounds in the last second)",
+                "memory cgroup at its limit, reclaiming: usage {}kB, limit {}kB",
                 kb(*usage_pages),
                 kb(*limit_pages),
-                suppressed + 1
             ),
         ),
     };

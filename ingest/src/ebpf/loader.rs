@@ -140,7 +140,7 @@ struct Loaded {
 pub struct EbpfCollector {
     loaded: Vec<Loaded>,
     skipped: Vec<(&'static str, String)>,
-    rx: mpsc::Receiver<UnifiedEvent>,
+    rx: Option<mpsc::Receiver<UnifiedEvent>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -166,6 +166,19 @@ impl EbpfCollector {
     /// A probe the kernel refuses is skipped (see [`EbpfCollector::skipped`]); it is an
     /// error only when none loads.
     pub fn start(opts: EbpfOptions) -> Result<Self, EbpfError> {
+        let (tx, rx) = mpsc::channel(opts.channel.max(1));
+        let mut c = Self::start_into(opts, tx)?;
+        c.rx = Some(rx);
+        Ok(c)
+    }
+
+    /// Like [`EbpfCollector::start`], but events go to `tx` (shared with other
+    /// collectors); [`EbpfCollector::recv`] then returns `None`. The readers drop their
+    /// senders at shutdown.
+    pub fn start_into(
+        opts: EbpfOptions,
+        tx: mpsc::Sender<UnifiedEvent>,
+    ) -> Result<Self, EbpfError> {
         let all = tapio_bpf::probes().map_err(EbpfError::NotBuilt)?;
         let wanted: Vec<&'static Probe> = if opts.probes.is_empty() {
             all.iter().collect()
@@ -186,7 +199,6 @@ impl EbpfCollector {
             boot_to_wall_ns: boot_to_wall_ns(),
             page_size: rustix::param::page_size() as u64,
         });
-        let (tx, rx) = mpsc::channel(opts.channel.max(1));
         let (stop, stop_rx) = watch::channel(false);
         let mut loaded = Vec::new();
         let mut skipped = Vec::new();
@@ -239,7 +251,7 @@ impl EbpfCollector {
         Ok(EbpfCollector {
             loaded,
             skipped,
-            rx,
+            rx: None,
             stop,
             tasks,
         })
@@ -247,17 +259,7 @@ impl EbpfCollector {
 
     /// The next event; `None` after shutdown once everything read has been handed out.
     pub async fn recv(&mut self) -> Option<UnifiedEvent> {
-        self.rx.recv().await
-    }
-
-    /// Events already waiting, without blocking, up to `max`.
-    pub fn drain_ready(&mut self, max: usize, out: &mut Vec<UnifiedEvent>) {
-        while out.len() < max {
-            match self.rx.try_recv() {
-                Ok(e) => out.push(e),
-                Err(_) => break,
-            }
-        }
+        self.rx.as_mut()?.recv().await
     }
 
     /// Names of the probes that are attached.

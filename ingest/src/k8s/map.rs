@@ -40,6 +40,7 @@ pub struct ClusterMap {
     by_ip: HashMap<String, usize>,
     /// (kind, namespace, name) → controller owner (kind, name).
     owners: HashMap<(String, String, String), (String, String)>,
+    service_ips: HashMap<String, (String, String)>,
     lookups: u64,
     hits: u64,
 }
@@ -92,6 +93,22 @@ impl ClusterMap {
         );
     }
 
+    /// Records a Service's cluster IP, so network events can name the Service they tried.
+    pub fn add_service_ip(&mut self, ip: &str, namespace: &str, name: &str) {
+        self.service_ips
+            .insert(ip.to_string(), (namespace.to_string(), name.to_string()));
+    }
+
+    /// What an IP belongs to: a Service (by cluster IP) or a Pod (by pod IP), as
+    /// (kind, namespace, name).
+    pub fn resolve_ip(&self, ip: &str) -> Option<(&'static str, String, String)> {
+        if let Some((ns, name)) = self.service_ips.get(ip) {
+            return Some(("Service", ns.clone(), name.clone()));
+        }
+        let p = &self.pods[*self.by_ip.get(ip)?];
+        Some(("Pod", p.namespace.clone(), p.name.clone()))
+    }
+
     /// All pods.
     pub fn pods(&self) -> &[PodInfo] {
         &self.pods
@@ -134,6 +151,15 @@ impl ClusterMap {
     /// key it carries. Fields already set are kept.
     pub fn enrich(&mut self, e: &mut UnifiedEvent) {
         self.lookups += 1;
+        // A network event's peer: which Service or Pod the connection went to.
+        if let Some(dst) = &e.dst_ip
+            && !e.attributes.contains_key("dst_kind")
+            && let Some((kind, ns, name)) = self.resolve_ip(dst)
+        {
+            e.attributes.insert("dst_kind".into(), kind.into());
+            e.attributes.insert("dst_namespace".into(), ns);
+            e.attributes.insert("dst_name".into(), name);
+        }
         let idx = self.find(e);
         if let Some(i) = idx {
             self.hits += 1;
@@ -213,7 +239,9 @@ impl ClusterMap {
         {
             return Some(i);
         }
-        for ip in [&e.src_ip, &e.dst_ip].into_iter().flatten() {
+        // The source side is where a network event happened; the destination is kept in
+        // the dst_* attributes instead of making the event about the peer.
+        for ip in [&e.src_ip].into_iter().flatten() {
             if let Some(&i) = self.by_ip.get(ip) {
                 return Some(i);
             }
@@ -260,7 +288,7 @@ mod tests {
         for set in [
             |e: &mut UnifiedEvent| e.pod_uid = Some("uid-1".into()),
             |e: &mut UnifiedEvent| e.container_id = Some("c0ffee".into()),
-            |e: &mut UnifiedEvent| e.dst_ip = Some("10.1.0.5".into()),
+            |e: &mut UnifiedEvent| e.src_ip = Some("10.1.0.5".into()),
         ] {
             let mut e = UnifiedEvent::new(
                 "x".into(),
@@ -285,5 +313,36 @@ mod tests {
             );
         }
         assert_eq!(m.hit_rate(), (3, 3));
+    }
+
+    #[test]
+    fn network_peer_by_service_and_pod_ip() {
+        let mut m = map();
+        m.add_service_ip("10.96.0.20", "shop", "web");
+        let connect = |dst: &str| {
+            let mut e = UnifiedEvent::new(
+                "x".into(),
+                0,
+                source::KERNEL,
+                "kernel.tcp_connect_failed",
+                Severity::Warning,
+                ObjectRef::default(),
+            );
+            e.dst_ip = Some(dst.into());
+            e
+        };
+        let mut e = connect("10.96.0.20");
+        m.enrich(&mut e);
+        assert_eq!(e.attributes["dst_kind"], "Service");
+        assert_eq!(e.attributes["dst_name"], "web");
+        assert_eq!(e.pod, None, "the peer does not become the event's pod");
+        let mut e = connect("10.1.0.5");
+        m.enrich(&mut e);
+        assert_eq!(e.attributes["dst_kind"], "Pod");
+        assert_eq!(e.attributes["dst_namespace"], "shop");
+        assert_eq!(e.attributes["dst_name"], "web-7d4f9c8b5-abcde");
+        let mut e = connect("192.0.2.1");
+        m.enrich(&mut e);
+        assert!(!e.attributes.contains_key("dst_kind"));
     }
 }

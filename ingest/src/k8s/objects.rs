@@ -98,6 +98,14 @@ impl ObjectState {
             | "CronJob"
             | "ReplicationController" => self.workload(kind, v, ns, name)?,
             "Service" => {
+                let mut ips: Vec<&str> = arr_at(v, "spec.clusterIPs")
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                ips.extend(str_at(v, "spec.clusterIP"));
+                for ip in ips.into_iter().filter(|ip| *ip != "None" && !ip.is_empty()) {
+                    self.map.add_service_ip(ip, ns, name);
+                }
                 self.services.push(ServiceInfo {
                     namespace: ns.into(),
                     name: name.into(),

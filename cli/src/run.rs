@@ -1,0 +1,147 @@
+//! `tapio run`: live collectors → the streaming engine → stories, all in one process (the
+//! embedded default: no broker needed). Stories print as incidents close; history goes
+//! to the data dir every `flush` and at shutdown.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use tapio_engine::{Engine, EngineConfig};
+use tapio_ingest::batch::{BatchPolicy, next_batch};
+use tapio_ingest::ebpf::EbpfOptions;
+use tapio_schemas::{Correlation, Story};
+
+use crate::{Output, live};
+
+/// What `tapio run` was asked.
+pub struct Options {
+    pub collectors: Vec<String>,
+    pub output: Output,
+    pub ebpf: EbpfOptions,
+    pub data_dir: Option<String>,
+    pub window_secs: i64,
+    pub idle_timeout_secs: i64,
+    pub duration: Option<Duration>,
+}
+
+/// How often history is written while running.
+const FLUSH: Duration = Duration::from_secs(60);
+
+#[derive(Default)]
+struct Pending {
+    events: Vec<RecordBatch>,
+    correlations: Vec<Correlation>,
+    stories: Vec<Story>,
+}
+
+impl Pending {
+    async fn flush(&mut self, dir: &Option<String>) -> anyhow::Result<()> {
+        if let Some(dir) = dir
+            && !(self.events.is_empty() && self.stories.is_empty())
+        {
+            let n = crate::replay::store(dir, &self.events, &self.correlations, &[], &self.stories)
+                .await?;
+            tracing::debug!(rows = n, %dir, "History written.");
+        }
+        *self = Pending::default();
+        Ok(())
+    }
+}
+
+fn print(w: &mut impl Write, output: Output, stories: &[Story]) -> anyhow::Result<()> {
+    match output {
+        Output::Json => {
+            for s in stories {
+                serde_json::to_writer(&mut *w, s)?;
+                writeln!(w)?;
+            }
+        }
+        Output::Text if !stories.is_empty() => crate::render::stories(w, stories)?,
+        _ => {}
+    }
+    w.flush()?;
+    Ok(())
+}
+
+pub async fn run(o: Options) -> anyhow::Result<()> {
+    let cfg = EngineConfig {
+        window_secs: o.window_secs,
+        idle_timeout_secs: o.idle_timeout_secs,
+        ..EngineConfig::default()
+    };
+    let mut engine = Engine::new(cfg).await?;
+    let mut c = live::start(&o.collectors, o.ebpf)?;
+    eprintln!(
+        "tapio: running; stories print as incidents close ({} s without new evidence)",
+        o.idle_timeout_secs
+    );
+    let stop = async {
+        match o.duration {
+            Some(d) => tokio::select! {
+                _ = tokio::time::sleep(d) => {}
+                _ = live::stop_signal() => {}
+            },
+            None => live::stop_signal().await,
+        }
+    };
+    tokio::pin!(stop);
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut pending = Pending::default();
+    let mut last_flush = Instant::now();
+    let mut published = 0usize;
+    let policy = BatchPolicy::default();
+    loop {
+        let out = tokio::select! {
+            b = next_batch(&mut c.events, policy) => match b {
+                Some(b) => {
+                    pending.events.push(b.clone());
+                    engine.push(b).await?
+                }
+                None => break,
+            },
+            _ = tick.tick() => engine.tick(jiff::Timestamp::now().as_nanosecond() as i64).await?,
+            _ = &mut stop => break,
+        };
+        published += out.stories.len();
+        print(&mut w, o.output, &out.stories)?;
+        pending.stories.extend(out.stories);
+        pending.correlations.extend(out.correlations);
+        if last_flush.elapsed() >= FLUSH {
+            pending.flush(&o.data_dir).await?;
+            last_flush = Instant::now();
+        }
+    }
+    let stopped = c.stop().await;
+    while let Some(b) = next_batch(&mut c.events, policy).await {
+        pending.events.push(b.clone());
+        let out = engine.push(b).await?;
+        print(&mut w, o.output, &out.stories)?;
+        published += out.stories.len();
+        pending.stories.extend(out.stories);
+        pending.correlations.extend(out.correlations);
+    }
+    let out = engine.finish().await?;
+    published += out.stories.len();
+    print(&mut w, o.output, &out.stories)?;
+    if published == 0 && o.output == Output::Text {
+        writeln!(w, "No incidents found.")?;
+        w.flush()?;
+    }
+    pending.stories.extend(out.stories);
+    pending.correlations.extend(out.correlations);
+    pending.flush(&o.data_dir).await?;
+    for p in &stopped.ebpf {
+        eprintln!(
+            "tapio: ebpf {}: {} read, {} lost in the kernel, {} malformed",
+            p.name, p.received, p.lost, p.malformed
+        );
+    }
+    let st = engine.stats();
+    eprintln!(
+        "tapio: {} events → {} stories in {} windows",
+        st.events, published, st.windows
+    );
+    Ok(())
+}
