@@ -117,6 +117,16 @@ static __always_inline struct tapio_event *tapio_reserve(__u32 kind)
 	return e;
 }
 
+/* Wake the reader only once this much is waiting: a wakeup per record would cost the
+ * reader more than the record (it also polls every 50 ms, so nothing waits longer). */
+#define TAPIO_WAKEUP_BYTES (64 * 1024)
+
+static __always_inline void tapio_submit(struct tapio_event *e)
+{
+	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(e, waiting >= TAPIO_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
 /* kernfs_node.parent was renamed __parent in Linux 6.15; read whichever this kernel has. */
 struct kernfs_node___old {
 	struct kernfs_node___old *parent;

@@ -28,6 +28,6 @@ int BPF_PROG(tapio_process_exit, struct task_struct *task)
 	e->u.exit.core_dumped = (status & 0x80) ? 1 : 0;
 	e->u.exit.exit_code = e->u.exit.signal ? 0 : (status >> 8) & 0xff;
 	e->u.exit.ppid = BPF_CORE_READ(task, real_parent, tgid);
-	bpf_ringbuf_submit(e, 0);
+	tapio_submit(e);
 	return 0;
 }

@@ -72,6 +72,6 @@ int BPF_PROG(tapio_memcg_reclaim)
 		}
 		css = BPF_CORE_READ(css, parent);
 	}
-	bpf_ringbuf_submit(e, 0);
+	tapio_submit(e);
 	return 0;
 }

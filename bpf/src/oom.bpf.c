@@ -91,6 +91,6 @@ int BPF_PROG(tapio_mark_victim, struct task_struct *task)
 			css = BPF_CORE_READ(css, parent);
 		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	tapio_submit(e);
 	return 0;
 }

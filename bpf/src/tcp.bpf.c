@@ -114,7 +114,7 @@ int BPF_PROG(tapio_sock_state, const struct sock *sk, const int oldstate, const 
 			e->u.tcp.oldstate = oldstate;
 			e->u.tcp.newstate = newstate;
 			e->u.tcp.err = BPF_CORE_READ(sk, sk_err);
-			bpf_ringbuf_submit(e, 0);
+			tapio_submit(e);
 		}
 	}
 	__u64 key = (__u64)sk;
@@ -135,7 +135,7 @@ int BPF_PROG(tapio_receive_reset, struct sock *sk)
 	fill_owner(e, sk);
 	fill_addrs(e, sk);
 	e->u.tcp.oldstate = state;
-	bpf_ringbuf_submit(e, 0);
+	tapio_submit(e);
 	return 0;
 }
 
@@ -163,6 +163,6 @@ int BPF_PROG(tapio_retransmit, const struct sock *sk)
 	fill_addrs(e, sk);
 	e->u.tcp.oldstate = BPF_CORE_READ(sk, __sk_common.skc_state);
 	e->u.tcp.suppressed = suppressed;
-	bpf_ringbuf_submit(e, 0);
+	tapio_submit(e);
 	return 0;
 }

@@ -345,6 +345,9 @@ fn missing(probe: &'static str, what: &str) -> EbpfError {
     }
 }
 
+/// How often a ring buffer is drained when the kernel has not woken the reader.
+const POLL: Duration = Duration::from_millis(50);
+
 /// Reads one ring buffer until told to stop, then drains what is left.
 async fn read_ring(
     probe: &'static str,
@@ -357,6 +360,9 @@ async fn read_ring(
     let mut batch = Vec::new();
     loop {
         let stopping = tokio::select! {
+            // The programs wake the reader only when 64 KiB are waiting; this catches
+            // the quiet trickle.
+            _ = tokio::time::sleep(POLL) => false,
             r = fd.readable_mut() => match r {
                 Ok(mut guard) => {
                     guard.clear_ready();
