@@ -152,7 +152,18 @@ impl Incidents {
     /// Adds context events to an open incident.
     pub fn add_event(&mut self, id: &str, e: UnifiedEvent) {
         if let Some(i) = self.open.get_mut(id) {
-            i.events.entry(e.event_id.clone()).or_insert(e);
+            // A live Event seen again with a higher count (the reporter saw it again)
+            // replaces the older copy; anything else is a redelivery.
+            match i.events.entry(e.event_id.clone()) {
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    if e.count > o.get().count {
+                        o.insert(e);
+                    }
+                }
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(e);
+                }
+            }
         }
     }
 

@@ -36,6 +36,10 @@ pub mod relation {
     pub const DEPENDS_ON: &str = "depends_on";
     /// NetworkPolicy → Pod it selects.
     pub const POLICY_SELECTS: &str = "policy_selects";
+    /// Ingress → Service a rule (or the default backend) sends traffic to.
+    pub const ROUTES_TO: &str = "routes_to";
+    /// HorizontalPodAutoscaler → the workload it scales (`scaleTargetRef`).
+    pub const SCALES: &str = "scales";
 }
 
 /// One relation between two objects, valid over `[valid_from, valid_to)`.

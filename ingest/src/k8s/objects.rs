@@ -121,8 +121,27 @@ impl ObjectState {
                 self.policies
                     .push((ns.into(), name.into(), sel, created(v)?));
             }
+            "Ingress" => self.ingress(v, ns, name)?,
+            "HorizontalPodAutoscaler" => {
+                let valid = (created(v)?, ts(v, "metadata.deletionTimestamp")?);
+                if let (Some(k), Some(n)) = (
+                    str_at(v, "spec.scaleTargetRef.kind"),
+                    str_at(v, "spec.scaleTargetRef.name"),
+                ) {
+                    let uid = str_at(v, "metadata.uid");
+                    self.rel(
+                        relation::SCALES,
+                        ("HorizontalPodAutoscaler", ns, name),
+                        (k, ns, n),
+                        uid,
+                        None,
+                        valid,
+                    );
+                }
+            }
             // Existence is all Tapio needs of these; Secret data is never read.
-            "PersistentVolume" | "ConfigMap" | "Secret" | "Namespace" | "StorageClass" => {
+            "PersistentVolume" | "ConfigMap" | "Secret" | "Namespace" | "StorageClass"
+            | "ResourceQuota" | "Lease" => {
                 self.owner_relations(v, kind, ns, name)?;
             }
             _ => return Ok(false),
@@ -181,6 +200,32 @@ impl ObjectState {
                 uid,
                 None,
                 (from, to),
+            );
+        }
+        Ok(())
+    }
+
+    /// Ingress → each Service its rules and default backend send traffic to.
+    fn ingress(&mut self, v: &Value, ns: &str, name: &str) -> ObjResult {
+        let valid = (created(v)?, ts(v, "metadata.deletionTimestamp")?);
+        let mut targets: Vec<String> = Vec::new();
+        targets.extend(str_at(v, "spec.defaultBackend.service.name").map(str::to_string));
+        for rule in arr_at(v, "spec.rules") {
+            for path in arr_at(rule, "http.paths") {
+                targets.extend(str_at(path, "backend.service.name").map(str::to_string));
+            }
+        }
+        targets.sort();
+        targets.dedup();
+        let uid = str_at(v, "metadata.uid");
+        for svc in &targets {
+            self.rel(
+                relation::ROUTES_TO,
+                ("Ingress", ns, name),
+                ("Service", ns, svc),
+                uid,
+                None,
+                valid,
             );
         }
         Ok(())
