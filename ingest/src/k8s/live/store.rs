@@ -212,6 +212,9 @@ impl LiveStore {
                     self.stats.deleted_by_relist +=
                         old.keys().filter(|k| !fresh.contains_key(*k)).count() as u64;
                     for (k, v) in fresh {
+                        if c.kind == "Pod" {
+                            self.map_pod(&v);
+                        }
                         out.extend(transitions(c.kind, old.get(&k), &v, &self.cluster, now));
                         self.objects.entry(c.kind).or_default().insert(k, v);
                     }
@@ -219,6 +222,9 @@ impl LiveStore {
                 }
                 Op::Apply => match key(&c.object) {
                     Some(k) => {
+                        if c.kind == "Pod" {
+                            self.map_pod(&c.object);
+                        }
                         let objs = self.objects.entry(c.kind).or_default();
                         out.extend(transitions(
                             c.kind,
@@ -245,6 +251,17 @@ impl LiveStore {
         }
         self.stats.events += out.len() as u64;
         out
+    }
+
+    /// Puts a pod's latest state in the enrichment map right away (the full rebuild waits
+    /// for the next refresh), so events about a new pod are enriched at once.
+    fn map_pod(&mut self, v: &Value) {
+        let mut one = ObjectState::new(&self.cluster);
+        if one.add("Pod", v).is_ok() {
+            for p in one.map.pods() {
+                self.map.add_pod(p.clone());
+            }
+        }
     }
 
     fn event(&mut self, v: &Value, out: &mut Vec<UnifiedEvent>) {
