@@ -4,6 +4,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use tapio_ingest::ebpf::EbpfOptions;
+use tapio_ingest::k8s::live::K8sOptions;
 use tapio_schemas::UnifiedEvent;
 
 use crate::live;
@@ -22,6 +23,7 @@ pub struct Options {
     pub collectors: Vec<String>,
     pub output: EventOutput,
     pub ebpf: EbpfOptions,
+    pub k8s: K8sOptions,
     pub duration: Option<Duration>,
 }
 
@@ -69,7 +71,7 @@ fn print(w: &mut impl Write, e: &UnifiedEvent, output: EventOutput) -> anyhow::R
 }
 
 pub async fn run(o: Options) -> anyhow::Result<()> {
-    let mut c = live::start(&o.collectors, o.ebpf)?;
+    let mut c = live::start(&o.collectors, o.ebpf, o.k8s).await?;
     let stop = async {
         match o.duration {
             Some(d) => tokio::select! {

@@ -1,6 +1,7 @@
 //! The `tapio` command: replay a capture into stories, and query the stored history.
 
 mod collect;
+mod impact;
 mod live;
 mod render;
 mod replay;
@@ -74,7 +75,7 @@ enum Command {
     },
     /// Run live collectors and print their events as they happen (Ctrl-C stops).
     Collect {
-        /// Collectors to run.
+        /// Collectors to run: ebpf, kubernetes.
         #[arg(long, value_delimiter = ',', default_value = "ebpf")]
         collectors: Vec<String>,
         /// How to print events.
@@ -86,7 +87,7 @@ enum Command {
     /// Run live collectors into the streaming engine in this process and print stories
     /// as incidents close (Ctrl-C or SIGTERM drains and stops).
     Run {
-        /// Collectors to run.
+        /// Collectors to run: ebpf, kubernetes.
         #[arg(long, value_delimiter = ',', default_value = "ebpf")]
         collectors: Vec<String>,
         /// How to print stories.
@@ -106,6 +107,23 @@ enum Command {
         idle_timeout_secs: i64,
         #[command(flatten)]
         live: LiveArgs,
+    },
+    /// What is affected if an object goes down: pods, workloads, Services (down or
+    /// degraded), Ingresses, and callers of those Services. TARGET is KIND/NAME for
+    /// cluster-scoped kinds (node/NAME, pv/NAME, storageclass/NAME) and KIND/NS/NAME
+    /// otherwise (deployment/shop/web, service/shop/api, cm/shop/web-config, pvc/...).
+    Impact {
+        /// The object.
+        target: String,
+        /// Read the map from a capture (anything replay reads) instead of the live cluster.
+        #[arg(long, num_args = 1..)]
+        from: Vec<PathBuf>,
+        /// How to print.
+        #[arg(long, value_enum, default_value = "text")]
+        output: collect::EventOutput,
+        /// Cluster name.
+        #[arg(long, env = "TAPIO_CLUSTER", default_value = "default")]
+        cluster: String,
     },
     /// Run SQL over the stored history: tables events, correlations, topology, stories.
     Sql {
@@ -138,6 +156,9 @@ struct LiveArgs {
     /// Stop after this many seconds (default: run until stopped).
     #[arg(long)]
     duration_secs: Option<u64>,
+    /// Kubernetes resources to watch (default all: events, pods, nodes, ..., configmaps+secrets).
+    #[arg(long, value_delimiter = ',')]
+    k8s_resources: Vec<String>,
 }
 
 impl LiveArgs {
@@ -152,6 +173,14 @@ impl LiveArgs {
             o.node = n.clone();
         }
         o
+    }
+
+    fn k8s(&self) -> tapio_ingest::k8s::live::K8sOptions {
+        tapio_ingest::k8s::live::K8sOptions {
+            cluster: self.cluster.clone(),
+            resources: self.k8s_resources.clone(),
+            ..Default::default()
+        }
     }
 
     fn duration(&self) -> Option<std::time::Duration> {
@@ -213,6 +242,7 @@ fn run() -> anyhow::Result<()> {
                     collectors,
                     output,
                     ebpf: live.ebpf(),
+                    k8s: live.k8s(),
                     duration: live.duration(),
                 })
                 .await
@@ -230,10 +260,28 @@ fn run() -> anyhow::Result<()> {
                     collectors,
                     output,
                     ebpf: live.ebpf(),
+                    k8s: live.k8s(),
                     data_dir: (!no_store).then_some(data_dir),
                     window_secs,
                     idle_timeout_secs,
                     duration: live.duration(),
+                })
+                .await
+            }
+            Command::Impact {
+                target,
+                from,
+                output,
+                cluster,
+            } => {
+                impact::run(impact::Options {
+                    target,
+                    from,
+                    json: output == collect::EventOutput::Json,
+                    k8s: tapio_ingest::k8s::live::K8sOptions {
+                        cluster,
+                        ..Default::default()
+                    },
                 })
                 .await
             }

@@ -9,6 +9,8 @@ use arrow::array::RecordBatch;
 use tapio_engine::{Engine, EngineConfig};
 use tapio_ingest::batch::{BatchPolicy, next_batch};
 use tapio_ingest::ebpf::EbpfOptions;
+use tapio_ingest::k8s::live::{K8sOptions, Topology};
+use tapio_schemas::Relation;
 use tapio_schemas::{Correlation, Story};
 
 use crate::{Output, live};
@@ -18,6 +20,7 @@ pub struct Options {
     pub collectors: Vec<String>,
     pub output: Output,
     pub ebpf: EbpfOptions,
+    pub k8s: K8sOptions,
     pub data_dir: Option<String>,
     pub window_secs: i64,
     pub idle_timeout_secs: i64,
@@ -30,6 +33,7 @@ const FLUSH: Duration = Duration::from_secs(60);
 #[derive(Default)]
 struct Pending {
     events: Vec<RecordBatch>,
+    relations: Vec<Relation>,
     correlations: Vec<Correlation>,
     stories: Vec<Story>,
 }
@@ -37,10 +41,16 @@ struct Pending {
 impl Pending {
     async fn flush(&mut self, dir: &Option<String>) -> anyhow::Result<()> {
         if let Some(dir) = dir
-            && !(self.events.is_empty() && self.stories.is_empty())
+            && !(self.events.is_empty() && self.stories.is_empty() && self.relations.is_empty())
         {
-            let n = crate::replay::store(dir, &self.events, &self.correlations, &[], &self.stories)
-                .await?;
+            let n = crate::replay::store(
+                dir,
+                &self.events,
+                &self.correlations,
+                &self.relations,
+                &self.stories,
+            )
+            .await?;
             tracing::debug!(rows = n, %dir, "History written.");
         }
         *self = Pending::default();
@@ -70,7 +80,8 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         ..EngineConfig::default()
     };
     let mut engine = Engine::new(cfg).await?;
-    let mut c = live::start(&o.collectors, o.ebpf)?;
+    let mut c = live::start(&o.collectors, o.ebpf, o.k8s).await?;
+    let mut topology = c.k8s.as_ref().map(|k| k.topology());
     eprintln!(
         "tapio: running; stories print as incidents close ({} s without new evidence)",
         o.idle_timeout_secs
@@ -102,6 +113,11 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
                 None => break,
             },
             _ = tick.tick() => engine.tick(jiff::Timestamp::now().as_nanosecond() as i64).await?,
+            // The live relationship map changed: the patterns join the new one.
+            Some(t) = changed(&mut topology) => {
+                engine.set_topology(&t.relations).await?;
+                tapio_engine::Output::default()
+            }
             _ = &mut stop => break,
         };
         published += out.stories.len();
@@ -109,6 +125,9 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         pending.stories.extend(out.stories);
         pending.correlations.extend(out.correlations);
         if last_flush.elapsed() >= FLUSH {
+            if let Some(k) = &c.k8s {
+                pending.relations.extend(k.take_history());
+            }
             pending.flush(&o.data_dir).await?;
             last_flush = Instant::now();
         }
@@ -131,6 +150,9 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     }
     pending.stories.extend(out.stories);
     pending.correlations.extend(out.correlations);
+    if let Some(k) = &c.k8s {
+        pending.relations.extend(k.take_history());
+    }
     pending.flush(&o.data_dir).await?;
     for p in &stopped.ebpf {
         eprintln!(
@@ -144,4 +166,17 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         st.events, published, st.windows
     );
     Ok(())
+}
+
+/// The next version of the topology, when there is a Kubernetes collector.
+async fn changed(
+    rx: &mut Option<tokio::sync::watch::Receiver<std::sync::Arc<Topology>>>,
+) -> Option<std::sync::Arc<Topology>> {
+    match rx {
+        Some(rx) => {
+            rx.changed().await.ok()?;
+            Some(rx.borrow_and_update().clone())
+        }
+        None => std::future::pending().await,
+    }
 }

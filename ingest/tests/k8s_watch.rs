@@ -16,7 +16,11 @@ use tapio_schemas::{ObjectRef, Severity, UnifiedEvent, relation, source};
 use tokio::sync::mpsc;
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/watch/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/tests/fixtures/watch/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 /// What the mock API server answers to each resource path, in order. A request with no
@@ -38,7 +42,10 @@ impl Script {
                 (true, "pods-watch-3.jsonl"),
             ]),
         );
-        steps.insert("/api/v1/services", VecDeque::from([(false, "services-list.json")]));
+        steps.insert(
+            "/api/v1/services",
+            VecDeque::from([(false, "services-list.json")]),
+        );
         steps.insert(
             "/apis/events.k8s.io/v1/events",
             VecDeque::from([(false, "events-list.json"), (true, "events-watch-1.jsonl")]),
@@ -148,7 +155,11 @@ async fn list_watch_bookmark_gone_relist_and_deletions() {
         .map(|(_, q)| (q.contains("watch=true"), param(q, "resourceVersion")))
         .collect();
     assert_eq!(shape[1], (true, Some("1100")), "{pods:#?}");
-    assert_eq!(shape[2], (true, Some("1205")), "resumes from the bookmark: {pods:#?}");
+    assert_eq!(
+        shape[2],
+        (true, Some("1205")),
+        "resumes from the bookmark: {pods:#?}"
+    );
     assert!(!shape[3].0, "410 Gone leads to a relist: {pods:#?}");
     assert_eq!(shape[4], (true, Some("2231")), "{pods:#?}");
     assert!(pods[1].1.contains("allowWatchBookmarks=true"));
@@ -161,10 +172,16 @@ async fn list_watch_bookmark_gone_relist_and_deletions() {
     assert_eq!(restart.reason.as_deref(), Some("OOMKilled"));
     assert_eq!(restart.exit_code, Some(137));
     assert_eq!(restart.node.as_deref(), Some("node-a"));
-    assert_eq!(restart.workload, Some(ObjectRef::new("Deployment", "shop", "web")));
+    assert_eq!(
+        restart.workload,
+        Some(ObjectRef::new("Deployment", "shop", "web"))
+    );
     // The OOMKilled last state also becomes the replay-shaped object event, once.
     assert_eq!(
-        events.iter().filter(|e| e.event_type == "k8s.pod.oom_killed").count(),
+        events
+            .iter()
+            .filter(|e| e.event_type == "k8s.pod.oom_killed")
+            .count(),
         1
     );
     // The Event and its count bump: same id, counts 1 then 4.
@@ -184,11 +201,23 @@ async fn list_watch_bookmark_gone_relist_and_deletions() {
             .find(|r| r.relation == relation::RUNS_ON && r.from_name == pod)
             .map(|r| r.valid_to.is_some())
     };
-    assert_eq!(runs_on("web-7d4f9c8b5-q9w2e"), Some(false), "added pod in force");
-    assert_eq!(runs_on("web-7d4f9c8b5-m4n8z"), Some(true), "gone by relist: ended");
+    assert_eq!(
+        runs_on("web-7d4f9c8b5-q9w2e"),
+        Some(false),
+        "added pod in force"
+    );
+    assert_eq!(
+        runs_on("web-7d4f9c8b5-m4n8z"),
+        Some(true),
+        "gone by relist: ended"
+    );
     assert_eq!(runs_on("web-7d4f9c8b5-x2k9q"), Some(true), "deleted: ended");
     let history = col.take_history();
-    assert!(history.iter().any(|r| r.from_name == "web-7d4f9c8b5-m4n8z" && r.valid_to.is_some()));
+    assert!(
+        history
+            .iter()
+            .any(|r| r.from_name == "web-7d4f9c8b5-m4n8z" && r.valid_to.is_some())
+    );
     let (stats, _) = col.stats();
     assert_eq!(stats.deleted_by_relist, 1);
     assert!(stats.relists >= 2, "{stats:?}");
@@ -203,7 +232,8 @@ async fn list_watch_bookmark_gone_relist_and_deletions() {
         Severity::Warning,
         ObjectRef::default(),
     );
-    k.container_id = Some("5c7a9e1b2d4f4a6c8e0b1d3f5a7c9e2b5c7a9e1b2d4f4a6c8e0b1d3f5a7c9e2b".into());
+    k.container_id =
+        Some("5c7a9e1b2d4f4a6c8e0b1d3f5a7c9e2b5c7a9e1b2d4f4a6c8e0b1d3f5a7c9e2b".into());
     k.dst_ip = Some("10.96.14.20".into());
     col.enrich(&mut k);
     assert_eq!(k.pod.as_deref(), Some("web-7d4f9c8b5-q9w2e"));

@@ -42,6 +42,18 @@ pub struct Topology {
     pub version: u64,
 }
 
+/// A handle that enriches events from the live map; cheap to clone into other tasks.
+#[derive(Clone)]
+pub struct Enricher(Arc<Mutex<LiveStore>>);
+
+impl Enricher {
+    /// Adds the Kubernetes context (owner chain, workload, node, labels, the peer of a
+    /// connection) to an event from any collector.
+    pub fn enrich(&self, e: &mut UnifiedEvent) {
+        lock(&self.0).map().enrich(e);
+    }
+}
+
 /// A running Kubernetes collector.
 pub struct KubernetesCollector {
     store: Arc<Mutex<LiveStore>>,
@@ -124,6 +136,16 @@ impl KubernetesCollector {
     /// connection) to an event from any collector.
     pub fn enrich(&self, e: &mut UnifiedEvent) {
         lock(&self.store).map().enrich(e);
+    }
+
+    /// An [`Enricher`] for other tasks.
+    pub fn enricher(&self) -> Enricher {
+        Enricher(Arc::clone(&self.store))
+    }
+
+    /// True once every watcher has finished its initial list.
+    pub fn synced(&self) -> bool {
+        lock(&self.store).stats().kinds_listed >= self.watchers.len()
     }
 
     /// The relationship map; changes are signalled on the receiver.

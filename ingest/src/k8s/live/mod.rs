@@ -7,7 +7,7 @@ mod diff;
 mod store;
 mod watch;
 
-pub use collector::{K8sOptions, KubernetesCollector, Topology};
+pub use collector::{Enricher, K8sOptions, KubernetesCollector, Topology};
 pub use diff::transitions;
 pub use store::{Change, LiveStore, Op, Refresh, StoreStats};
 pub use watch::{RESOURCES, client};

@@ -110,6 +110,8 @@ pub struct StoreStats {
     pub events: u64,
     /// Objects that could not be read (named in the log).
     pub rejected: u64,
+    /// Kinds whose initial list is complete.
+    pub kinds_listed: usize,
 }
 
 /// What a refresh of the relationship map produced.
@@ -131,6 +133,7 @@ pub struct LiveStore {
     cluster: String,
     objects: BTreeMap<&'static str, HashMap<Key, Value>>,
     relisting: HashMap<&'static str, HashMap<Key, Value>>,
+    listed: HashSet<&'static str>,
     current: HashMap<RelKey, Relation>,
     ended: Vec<Relation>,
     /// How long ended relations stay visible to the engine, ns.
@@ -149,6 +152,7 @@ impl LiveStore {
             cluster: cluster.to_string(),
             objects: BTreeMap::new(),
             relisting: HashMap::new(),
+            listed: HashSet::new(),
             current: HashMap::new(),
             ended: Vec::new(),
             retain_ns: 900 * 1_000_000_000,
@@ -164,6 +168,7 @@ impl LiveStore {
     pub fn stats(&self) -> StoreStats {
         let mut s = self.stats.clone();
         s.objects = self.objects.values().map(HashMap::len).sum();
+        s.kinds_listed = self.listed.len();
         s
     }
 
@@ -184,6 +189,9 @@ impl LiveStore {
     pub fn apply(&mut self, c: Change, now: i64) -> Vec<UnifiedEvent> {
         self.stats.changes += 1;
         let mut out = Vec::new();
+        if c.op == Op::InitDone {
+            self.listed.insert(c.kind);
+        }
         if c.kind == "Event" {
             if matches!(c.op, Op::Apply | Op::InitApply) {
                 self.event(&c.object, &mut out);
