@@ -102,10 +102,20 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let mut pending = Pending::default();
     let mut last_flush = Instant::now();
     let mut published = 0usize;
-    let policy = BatchPolicy::default();
+    // Batches are cut in a task of their own: a half-built batch inside `select!` would
+    // be dropped (with its events) whenever another branch fires.
+    let (btx, mut batches) = tokio::sync::mpsc::channel(16);
+    let mut events = std::mem::replace(&mut c.events, tokio::sync::mpsc::channel(1).1);
+    let batcher = tokio::spawn(async move {
+        while let Some(b) = next_batch(&mut events, BatchPolicy::default()).await {
+            if btx.send(b).await.is_err() {
+                break;
+            }
+        }
+    });
     loop {
         let out = tokio::select! {
-            b = next_batch(&mut c.events, policy) => match b {
+            b = batches.recv() => match b {
                 Some(b) => {
                     pending.events.push(b.clone());
                     engine.push(b).await?
@@ -133,7 +143,8 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         }
     }
     let stopped = c.stop().await;
-    while let Some(b) = next_batch(&mut c.events, policy).await {
+    // The collectors have stopped: the batcher drains what they left and ends.
+    while let Some(b) = batches.recv().await {
         pending.events.push(b.clone());
         let out = engine.push(b).await?;
         print(&mut w, o.output, &out.stories)?;
@@ -141,6 +152,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         pending.stories.extend(out.stories);
         pending.correlations.extend(out.correlations);
     }
+    let _ = batcher.await;
     let out = engine.finish().await?;
     published += out.stories.len();
     print(&mut w, o.output, &out.stories)?;

@@ -10,10 +10,12 @@ use std::path::PathBuf;
 pub struct TestCgroup {
     /// The cgroup directory; write a pid to `cgroup.procs` in it to move a process in.
     pub dir: PathBuf,
+    /// Directories made for it, outermost first (removed innermost first).
+    made: Vec<PathBuf>,
 }
 
 impl TestCgroup {
-    /// Makes `name` with a memory limit and no swap.
+    /// Makes `name` (a name or a relative path) with a memory limit and no swap.
     pub fn create(name: &str, limit_bytes: u64) -> Result<Self, String> {
         let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
         let v1 = own
@@ -40,8 +42,18 @@ impl TestCgroup {
                 )
             }
         };
+        // `name` may be a path (a kubepods-like layout); make each level.
+        let mut made = Vec::new();
+        let mut at = dir.clone();
+        while !at.exists() {
+            made.push(at.clone());
+            if !at.pop() {
+                break;
+            }
+        }
+        made.reverse();
         std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-        let cg = TestCgroup { dir };
+        let cg = TestCgroup { dir, made };
         std::fs::write(cg.dir.join(limit_file), limit_bytes.to_string())
             .map_err(|e| format!("{limit_file}: {e}"))?;
         // No swap escape: the allocation must hit the limit.
@@ -57,6 +69,8 @@ impl TestCgroup {
 
 impl Drop for TestCgroup {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.dir);
+        for d in self.made.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
