@@ -24,11 +24,10 @@ const SECS: f64 = 5.0;
 /// Generator mode: `rate` connects/s (0 = as fast as possible) for `secs` on `threads`
 /// threads; prints `connects cpu_secs`.
 fn generate(rate: u64, secs: f64, threads: u64) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Below the ephemeral range, so no connect can become a TCP self-connect.
+    let port = (20_000..30_000)
+        .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .unwrap();
     let per_thread = rate / threads;
     let handles: Vec<_> = (0..threads)
         .map(|_| {

@@ -126,11 +126,11 @@ async fn process_killed_by_signal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_tcp_connect() {
     let Some(mut c) = start(&["tcp"]) else { return };
-    // A port that was just free: nothing listens on it.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // A free port below the ephemeral range: nothing listens on it, and the kernel cannot
+    // pick it as this connect's own source port (a TCP self-connect would succeed).
+    let port = (20_000..30_000)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .unwrap();
     let err = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
     let e = wait_for(&mut c, "refused connect", |e| {

@@ -40,6 +40,8 @@ pub struct ClusterMap {
     by_ip: HashMap<String, usize>,
     /// (kind, namespace, name) → controller owner (kind, name).
     owners: HashMap<(String, String, String), (String, String)>,
+    /// Owner chains of pods already resolved, by pod index; cleared when owners change.
+    chains: HashMap<usize, Vec<(String, String)>>,
     service_ips: HashMap<String, (String, String)>,
     lookups: u64,
     hits: u64,
@@ -48,6 +50,7 @@ pub struct ClusterMap {
 impl ClusterMap {
     /// Adds or replaces a pod.
     pub fn add_pod(&mut self, pod: PodInfo) {
+        self.chains.clear();
         let key = (pod.namespace.clone(), pod.name.clone());
         let idx = match self.by_name.get(&key) {
             Some(&i) => {
@@ -87,6 +90,7 @@ impl ClusterMap {
         owner_kind: &str,
         owner_name: &str,
     ) {
+        self.chains.clear();
         self.owners.insert(
             (kind.into(), namespace.into(), name.into()),
             (owner_kind.into(), owner_name.into()),
@@ -208,7 +212,18 @@ impl ClusterMap {
                     e.object.name.clone(),
                 ),
             };
-            let chain = self.owner_chain(&kind, &ns, &name);
+            // A pod's chain is looked up once per map version: events repeat pods.
+            let chain = match (&e.pod, idx) {
+                (Some(_), Some(i)) => match self.chains.get(&i) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = self.owner_chain(&kind, &ns, &name);
+                        self.chains.insert(i, c.clone());
+                        c
+                    }
+                },
+                _ => self.owner_chain(&kind, &ns, &name),
+            };
             if let Some((wk, wn)) = chain.last() {
                 e.workload = Some(ObjectRef::new(wk, &ns, wn));
             } else if tapio_schemas::is_workload_kind(&e.object.kind) {

@@ -5,7 +5,7 @@
 //! `PodScheduled=False`, a PVC `Pending`, a Deployment past its progress deadline. Each
 //! becomes a `k8s-object` event with a stable id derived from the object and the time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 use tapio_schemas::ids::stable_id;
@@ -769,13 +769,20 @@ impl ObjectState {
     pub fn finish(&mut self) {
         let services = std::mem::take(&mut self.services);
         let pods: Vec<PodInfo> = self.map.pods().to_vec();
+        // Selectors only match within a namespace: index pods by it, so the cost is
+        // services × pods-per-namespace, not services × pods.
+        let mut by_ns: HashMap<&str, Vec<&PodInfo>> = HashMap::new();
+        for p in &pods {
+            by_ns.entry(p.namespace.as_str()).or_default().push(p);
+        }
+        let in_ns = |ns: &str| by_ns.get(ns).map(Vec::as_slice).unwrap_or(&[]);
         for s in &services {
             if s.selector.is_empty() {
                 continue;
             }
-            for p in pods
+            for p in in_ns(&s.namespace)
                 .iter()
-                .filter(|p| p.namespace == s.namespace && selects(&s.selector, &p.labels))
+                .filter(|p| selects(&s.selector, &p.labels))
             {
                 self.rel(
                     relation::SELECTS,
@@ -792,9 +799,9 @@ impl ObjectState {
                 .cloned()
                 && ep.ready == 0
             {
-                let matched = pods
+                let matched = in_ns(&s.namespace)
                     .iter()
-                    .filter(|p| p.namespace == s.namespace && selects(&s.selector, &p.labels))
+                    .filter(|p| selects(&s.selector, &p.labels))
                     .count();
                 let msg = format!(
                     "Service has no ready endpoints ({} not ready; selector matches {matched} pods)",
@@ -822,10 +829,17 @@ impl ObjectState {
         // Dependencies: an env value naming a Service (`mysql`, `mysql.shop`,
         // `mysql.shop.svc`, `mysql.shop.svc.cluster.local`, optionally with a port or URL).
         let env = std::mem::take(&mut self.pod_env);
+        // Services by name: a value can only name a Service whose name is its host's
+        // first label.
+        let mut by_name: HashMap<&str, Vec<&ServiceInfo>> = HashMap::new();
+        for s in &services {
+            by_name.entry(s.name.as_str()).or_default().push(s);
+        }
         for (ns, pod, created, values) in &env {
             let mut seen = std::collections::BTreeSet::new();
             for val in values {
-                for s in &services {
+                let first_label = host_of(val).split('.').next().unwrap_or("");
+                for s in by_name.get(first_label).into_iter().flatten() {
                     if names_service(val, &s.name, &s.namespace, s.namespace == *ns)
                         && seen.insert((s.namespace.clone(), s.name.clone()))
                     {
@@ -843,10 +857,7 @@ impl ObjectState {
         }
         let policies = std::mem::take(&mut self.policies);
         for (ns, name, sel, created) in &policies {
-            for p in pods
-                .iter()
-                .filter(|p| p.namespace == *ns && selects(sel, &p.labels))
-            {
+            for p in in_ns(ns).iter().filter(|p| selects(sel, &p.labels)) {
                 self.rel(
                     relation::POLICY_SELECTS,
                     ("NetworkPolicy", ns, name),
@@ -892,6 +903,12 @@ fn names_service(value: &str, svc: &str, ns: &str, same_ns: bool) -> bool {
         format!("{svc}.{ns}.svc"),
         format!("{svc}.{ns}.svc.cluster.local"),
     ];
+    let host = host_of(value);
+    fq.iter().any(|f| f == host)
+}
+
+/// The host part of a value: the whole value, or the host of a URL or `host:port`.
+fn host_of(value: &str) -> &str {
     let host = value
         .split("://")
         .last()
@@ -900,8 +917,7 @@ fn names_service(value: &str, svc: &str, ns: &str, same_ns: bool) -> bool {
         .next()
         .unwrap_or("");
     let host = host.rsplit('@').next().unwrap_or(host);
-    let host = host.split(':').next().unwrap_or(host);
-    fq.iter().any(|f| f == host)
+    host.split(':').next().unwrap_or(host)
 }
 
 /// `containerd://abc` → `abc`.

@@ -93,7 +93,9 @@ impl KubernetesCollector {
         let st = Arc::clone(&store);
         let hist = Arc::clone(&history);
         let state = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(opts.refresh);
+            // The next rebuild of the map: at least `refresh` apart, and at least three
+            // times as long as the last one took, so a big cluster cannot keep a core busy.
+            let mut next = tokio::time::Instant::now() + opts.refresh;
             let mut version = 0u64;
             loop {
                 let out: Vec<UnifiedEvent> = tokio::select! {
@@ -101,8 +103,10 @@ impl KubernetesCollector {
                         Some(c) => lock(&st).apply(c, now_ns()),
                         None => break,
                     },
-                    _ = tick.tick() => {
+                    _ = tokio::time::sleep_until(next) => {
+                        let started = tokio::time::Instant::now();
                         let refreshed = lock(&st).refresh(now_ns());
+                        next = tokio::time::Instant::now() + opts.refresh.max(started.elapsed() * 3);
                         match refreshed {
                             Some(r) => {
                                 version += 1;

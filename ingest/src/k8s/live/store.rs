@@ -50,18 +50,19 @@ fn key(v: &Value) -> Option<Key> {
     ))
 }
 
-type RelKey = (String, String, String, String, String, String, String);
+/// A relation's identity (what relates to what), hashed: 16 bytes instead of 7 strings.
+type RelKey = u128;
 
 fn rel_key(r: &Relation) -> RelKey {
-    (
-        r.relation.clone(),
-        r.from_kind.clone(),
-        r.from_namespace.clone(),
-        r.from_name.clone(),
-        r.to_kind.clone(),
-        r.to_namespace.clone(),
-        r.to_name.clone(),
-    )
+    tapio_schemas::ids::stable_hash(&[
+        &r.relation,
+        &r.from_kind,
+        &r.from_namespace,
+        &r.from_name,
+        &r.to_kind,
+        &r.to_namespace,
+        &r.to_name,
+    ])
 }
 
 /// A set of ids that forgets the oldest beyond `cap`, so a long run stays bounded.

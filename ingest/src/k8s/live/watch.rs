@@ -99,7 +99,7 @@ where
                 Ok(ev) => {
                     let (op, obj) = op_of(ev);
                     let object = match obj.map(|o| serde_json::to_value(&o)) {
-                        Some(Ok(v)) => v,
+                        Some(Ok(v)) => slim(v),
                         Some(Err(e)) => {
                             warn!(kind, error = %e, "object not serializable");
                             continue;
@@ -118,6 +118,18 @@ where
             }
         }
     })
+}
+
+/// Drops what Tapio never reads and the API server sends with every object: field
+/// managers and kubectl's copy of the last applied object (often half an object's size).
+fn slim(mut v: Value) -> Value {
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("managedFields");
+        if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
+            a.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+    v
 }
 
 /// Watches metadata only (no data, no spec) of every `K`: for ConfigMaps and Secrets.
