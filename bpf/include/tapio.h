@@ -127,6 +127,35 @@ static __always_inline void tapio_submit(struct tapio_event *e)
 	bpf_ringbuf_submit(e, waiting >= TAPIO_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
+/* At most one event a second per key (a cgroup, a socket): the value of a rate map. */
+struct tapio_rate {
+	__u64 boot_ns;        /* when the last event for the key went out */
+	__u32 suppressed;     /* events folded since */
+	__u32 _pad;
+};
+
+#define TAPIO_NSEC_PER_SEC 1000000000ULL
+
+/* 1 when an event for `key` may go out now, with the count folded since the last one in
+ * *suppressed; 0 when this one is folded into the next. `rates` is an LRU hash of
+ * __u64 -> struct tapio_rate. */
+static __always_inline int tapio_rate_ok(void *rates, __u64 key, __u32 *suppressed)
+{
+	__u64 now = bpf_ktime_get_boot_ns();
+	*suppressed = 0;
+	struct tapio_rate *last = bpf_map_lookup_elem(rates, &key);
+	if (last) {
+		if (now - last->boot_ns < TAPIO_NSEC_PER_SEC) {
+			__sync_fetch_and_add(&last->suppressed, 1);
+			return 0;
+		}
+		*suppressed = last->suppressed;
+	}
+	struct tapio_rate fresh = { .boot_ns = now };
+	bpf_map_update_elem(rates, &key, &fresh, BPF_ANY);
+	return 1;
+}
+
 /* kernfs_node.parent was renamed __parent in Linux 6.15; read whichever this kernel has. */
 struct kernfs_node___old {
 	struct kernfs_node___old *parent;

@@ -11,21 +11,14 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define NSEC_PER_SEC 1000000000ULL
 /* page_counter.max is PAGE_COUNTER_MAX (LONG_MAX / PAGE_SIZE) when unlimited. */
 #define UNLIMITED_PAGES (1ULL << 50)
-
-struct last_report {
-	__u64 boot_ns;
-	__u32 suppressed;
-	__u32 _pad;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u64); /* cgroup kernfs id */
-	__type(value, struct last_report);
+	__type(value, struct tapio_rate);
 } last_reports SEC(".maps");
 
 SEC("tp_btf/mm_vmscan_memcg_reclaim_begin")
@@ -36,18 +29,9 @@ int BPF_PROG(tapio_memcg_reclaim)
 	if (!cg)
 		return 0;
 	__u64 id = BPF_CORE_READ(cg, kn, id);
-	__u64 now = bpf_ktime_get_boot_ns();
-	__u32 suppressed = 0;
-	struct last_report *last = bpf_map_lookup_elem(&last_reports, &id);
-	if (last) {
-		if (now - last->boot_ns < NSEC_PER_SEC) {
-			__sync_fetch_and_add(&last->suppressed, 1);
-			return 0;
-		}
-		suppressed = last->suppressed;
-	}
-	struct last_report fresh = { .boot_ns = now };
-	bpf_map_update_elem(&last_reports, &id, &fresh, BPF_ANY);
+	__u32 suppressed;
+	if (!tapio_rate_ok(&last_reports, id, &suppressed))
+		return 0;
 
 	struct tapio_event *e = tapio_reserve(TAPIO_MEMCG_RECLAIM);
 	if (!e)

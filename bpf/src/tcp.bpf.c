@@ -17,7 +17,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
-#define NSEC_PER_SEC 1000000000ULL
 
 /* include/net/tcp_states.h */
 #define TCP_ESTABLISHED 1
@@ -40,17 +39,11 @@ struct {
 	__type(value, struct tapio_event);
 } scratch SEC(".maps");
 
-struct retransmits {
-	__u64 boot_ns;
-	__u32 suppressed;
-	__u32 _pad;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64); /* struct sock * */
-	__type(value, struct retransmits);
+	__type(value, struct tapio_rate);
 } last_retransmit SEC(".maps");
 
 static __always_inline void note_owner(const struct sock *sk)
@@ -143,18 +136,9 @@ SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(tapio_retransmit, const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
-	__u64 now = bpf_ktime_get_boot_ns();
-	__u32 suppressed = 0;
-	struct retransmits *last = bpf_map_lookup_elem(&last_retransmit, &key);
-	if (last) {
-		if (now - last->boot_ns < NSEC_PER_SEC) {
-			__sync_fetch_and_add(&last->suppressed, 1);
-			return 0;
-		}
-		suppressed = last->suppressed;
-	}
-	struct retransmits fresh = { .boot_ns = now };
-	bpf_map_update_elem(&last_retransmit, &key, &fresh, BPF_ANY);
+	__u32 suppressed;
+	if (!tapio_rate_ok(&last_retransmit, key, &suppressed))
+		return 0;
 
 	struct tapio_event *e = tapio_reserve(TAPIO_TCP_RETRANSMIT);
 	if (!e)

@@ -72,15 +72,7 @@ fn print(w: &mut impl Write, e: &UnifiedEvent, output: EventOutput) -> anyhow::R
 
 pub async fn run(o: Options) -> anyhow::Result<()> {
     let mut c = live::start(&o.collectors, o.ebpf, o.k8s).await?;
-    let stop = async {
-        match o.duration {
-            Some(d) => tokio::select! {
-                _ = tokio::time::sleep(d) => {}
-                _ = live::stop_signal() => {}
-            },
-            None => live::stop_signal().await,
-        }
-    };
+    let stop = live::stop_after(o.duration);
     tokio::pin!(stop);
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
@@ -107,12 +99,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         printed += 1;
     }
     w.flush()?;
-    for p in &stopped.ebpf {
-        eprintln!(
-            "tapio: ebpf {}: {} read, {} lost in the kernel, {} malformed",
-            p.name, p.received, p.lost, p.malformed
-        );
-    }
+    stopped.report();
     eprintln!("tapio: {printed} events");
     Ok(())
 }

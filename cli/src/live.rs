@@ -28,6 +28,18 @@ pub struct Stopped {
     pub ebpf: Vec<ProbeStats>,
 }
 
+impl Stopped {
+    /// The counters on stderr, a line per probe.
+    pub fn report(&self) {
+        for p in &self.ebpf {
+            eprintln!(
+                "tapio: ebpf {}: {} read, {} lost in the kernel, {} malformed",
+                p.name, p.received, p.lost, p.malformed
+            );
+        }
+    }
+}
+
 /// Starts the named collectors.
 pub async fn start(
     names: &[String],
@@ -101,6 +113,17 @@ impl Collectors {
             k.shutdown().await;
         }
         stopped
+    }
+}
+
+/// Resolves after `duration` (when given) or when the process is asked to stop.
+pub async fn stop_after(duration: Option<std::time::Duration>) {
+    match duration {
+        Some(d) => tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = stop_signal() => {}
+        },
+        None => stop_signal().await,
     }
 }
 

@@ -54,12 +54,8 @@ enum Command {
         /// How to print stories.
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
-        /// Where history is stored: a path, file:// or s3://bucket/prefix URL.
-        #[arg(long, env = "TAPIO_DATA_DIR", default_value = "tapio-data")]
-        data_dir: String,
-        /// Do not write history.
-        #[arg(long)]
-        no_store: bool,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Cluster name for input that does not name one.
         #[arg(long, env = "TAPIO_CLUSTER", default_value = "default")]
         cluster: String,
@@ -93,12 +89,8 @@ enum Command {
         /// How to print stories.
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
-        /// Where history is stored: a path, file:// or s3://bucket/prefix URL.
-        #[arg(long, env = "TAPIO_DATA_DIR", default_value = "tapio-data")]
-        data_dir: String,
-        /// Do not write history.
-        #[arg(long)]
-        no_store: bool,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Engine window size in seconds.
         #[arg(long, default_value_t = 10)]
         window_secs: i64,
@@ -136,6 +128,23 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+}
+
+/// Where history goes, for the commands that write it.
+#[derive(clap::Args, Debug)]
+struct StoreArgs {
+    /// Where history is stored: a path, file:// or s3://bucket/prefix URL.
+    #[arg(long, env = "TAPIO_DATA_DIR", default_value = "tapio-data")]
+    data_dir: String,
+    /// Do not write history.
+    #[arg(long)]
+    no_store: bool,
+}
+
+impl StoreArgs {
+    fn dir(self) -> Option<String> {
+        (!self.no_store).then_some(self.data_dir)
+    }
 }
 
 /// Settings shared by the live commands.
@@ -215,8 +224,7 @@ fn run() -> anyhow::Result<()> {
             Command::Replay {
                 paths,
                 output,
-                data_dir,
-                no_store,
+                store,
                 cluster,
                 year,
                 window_secs,
@@ -225,7 +233,7 @@ fn run() -> anyhow::Result<()> {
                 let opts = replay::Options {
                     paths,
                     output,
-                    data_dir: (!no_store).then_some(data_dir),
+                    data_dir: store.dir(),
                     cluster,
                     year,
                     window_secs,
@@ -250,8 +258,7 @@ fn run() -> anyhow::Result<()> {
             Command::Run {
                 collectors,
                 output,
-                data_dir,
-                no_store,
+                store,
                 window_secs,
                 idle_timeout_secs,
                 live,
@@ -261,7 +268,7 @@ fn run() -> anyhow::Result<()> {
                     output,
                     ebpf: live.ebpf(),
                     k8s: live.k8s(),
-                    data_dir: (!no_store).then_some(data_dir),
+                    data_dir: store.dir(),
                     window_secs,
                     idle_timeout_secs,
                     duration: live.duration(),

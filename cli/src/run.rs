@@ -86,15 +86,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         "tapio: running; stories print as incidents close ({} s without new evidence)",
         o.idle_timeout_secs
     );
-    let stop = async {
-        match o.duration {
-            Some(d) => tokio::select! {
-                _ = tokio::time::sleep(d) => {}
-                _ = live::stop_signal() => {}
-            },
-            None => live::stop_signal().await,
-        }
-    };
+    let stop = live::stop_after(o.duration);
     tokio::pin!(stop);
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
@@ -166,12 +158,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         pending.relations.extend(k.take_history());
     }
     pending.flush(&o.data_dir).await?;
-    for p in &stopped.ebpf {
-        eprintln!(
-            "tapio: ebpf {}: {} read, {} lost in the kernel, {} malformed",
-            p.name, p.received, p.lost, p.malformed
-        );
-    }
+    stopped.report();
     let st = engine.stats();
     eprintln!(
         "tapio: {} events → {} stories in {} windows",

@@ -2,54 +2,19 @@
 //! as JSON lines, and a kernel OOM kill becomes a story. Skips (with a message) where
 //! the kernel refuses eBPF; CI must have it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use tapio_schemas::{Story, UnifiedEvent};
 
 #[path = "../../ingest/tests/support/memcg.rs"]
 mod memcg;
+mod support;
 
-fn tapio() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tapio"))
-}
-
-/// Starts `tapio` with `args` and waits until it says its probes are attached; `None`
-/// (with the reason printed) when the eBPF collector cannot run here.
 fn start(args: &[&str]) -> Option<std::process::Child> {
-    let mut child = tapio()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if err.read_line(&mut line).unwrap() == 0 {
-            let status = child.wait().unwrap();
-            assert!(
-                std::env::var("CI").is_err(),
-                "eBPF collector must run in CI; tapio exited {status}"
-            );
-            eprintln!("SKIP: eBPF collector unavailable here ({status})");
-            return None;
-        }
-        if line.contains("eBPF probes attached") {
-            break;
-        }
-    }
-    // Keep draining stderr so the child never blocks on it.
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while err.read_line(&mut sink).unwrap_or(0) > 0 {
-            eprint!("{sink}");
-            sink.clear();
-        }
-    });
-    Some(child)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tapio"));
+    cmd.args(args);
+    support::start_live(cmd)
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -15,6 +15,7 @@ use tapio_schemas::Story;
 
 #[path = "../../ingest/tests/support/memcg.rs"]
 mod memcg;
+mod support;
 
 /// Serves `lists` (path → list body) and `watches` (path → one watch body, then the
 /// watch is held open) over HTTP/1.1, one thread per connection.
@@ -151,57 +152,31 @@ fn kernel_oom_and_the_api_view_of_the_pod_make_one_story() {
     )
     .unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tapio"))
-        .args([
-            "run",
-            "--collectors",
-            "ebpf,kubernetes",
-            "--k8s-resources",
-            "pods,events",
-            "--probes",
-            "oom,memcg",
-            "--node",
-            "test-node",
-            "--output",
-            "json",
-            "--no-store",
-            "--window-secs",
-            "1",
-            "--idle-timeout-secs",
-            "5",
-            "--duration-secs",
-            "9",
-        ])
-        .env("KUBECONFIG", &kubeconfig)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if err.read_line(&mut line).unwrap() == 0 {
-            let status = child.wait().unwrap();
-            assert!(
-                std::env::var("CI").is_err(),
-                "tapio run failed in CI: {status}"
-            );
-            eprintln!("SKIP: tapio run could not start here ({status})");
-            return;
-        }
-        eprint!("{line}");
-        if line.contains("eBPF probes attached") {
-            break;
-        }
-    }
-    std::thread::spawn(move || {
-        let mut s = String::new();
-        while err.read_line(&mut s).unwrap_or(0) > 0 {
-            eprint!("{s}");
-            s.clear();
-        }
-    });
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tapio"));
+    cmd.args([
+        "run",
+        "--collectors",
+        "ebpf,kubernetes",
+        "--k8s-resources",
+        "pods,events",
+        "--probes",
+        "oom,memcg",
+        "--node",
+        "test-node",
+        "--output",
+        "json",
+        "--no-store",
+        "--window-secs",
+        "1",
+        "--idle-timeout-secs",
+        "5",
+        "--duration-secs",
+        "9",
+    ])
+    .env("KUBECONFIG", &kubeconfig);
+    let Some(child) = support::start_live(cmd) else {
+        return;
+    };
     // Give the watchers a moment to list, then OOM-kill a process in the pod's cgroup.
     std::thread::sleep(Duration::from_millis(800));
     let script = format!(

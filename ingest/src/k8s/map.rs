@@ -23,6 +23,8 @@ pub struct PodInfo {
     pub owner: Option<(String, String)>,
     /// Pod IPs.
     pub ips: Vec<String>,
+    /// Services (in the pod's namespace) whose selector matches it.
+    pub services: Vec<String>,
     /// Container ids (runtime prefix stripped) → container name.
     pub containers: BTreeMap<String, String>,
     /// Memory limits by container (as written in the spec).
@@ -43,6 +45,7 @@ pub struct ClusterMap {
     /// Owner chains of pods already resolved, by pod index; cleared when owners change.
     chains: HashMap<usize, Vec<(String, String)>>,
     service_ips: HashMap<String, (String, String)>,
+    node_labels: HashMap<String, BTreeMap<String, String>>,
     lookups: u64,
     hits: u64,
 }
@@ -95,6 +98,21 @@ impl ClusterMap {
             (kind.into(), namespace.into(), name.into()),
             (owner_kind.into(), owner_name.into()),
         );
+    }
+
+    /// Records a Node's labels (zone, instance type, ...) for node-level events.
+    pub fn add_node(&mut self, name: &str, labels: BTreeMap<String, String>) {
+        self.node_labels.insert(name.to_string(), labels);
+    }
+
+    /// Records that Service `service` selects the pod.
+    pub fn add_pod_service(&mut self, namespace: &str, pod: &str, service: &str) {
+        if let Some(&i) = self.by_name.get(&(namespace.to_string(), pod.to_string())) {
+            let p = &mut self.pods[i];
+            if !p.services.iter().any(|s| s == service) {
+                p.services.push(service.to_string());
+            }
+        }
     }
 
     /// Records a Service's cluster IP, so network events can name the Service they tried.
@@ -195,6 +213,11 @@ impl ClusterMap {
             if e.labels.is_empty() {
                 e.labels = p.labels.clone();
             }
+            if !p.services.is_empty() {
+                e.attributes
+                    .entry("services".into())
+                    .or_insert_with(|| p.services.join(","));
+            }
             if let Some(c) = &e.container
                 && let Some(limit) = p.memory_limits.get(c)
             {
@@ -202,6 +225,13 @@ impl ClusterMap {
                     .entry("memory_limit".into())
                     .or_insert_with(|| limit.clone());
             }
+        }
+        // A node-level event (nothing ties it to a pod): the node's labels.
+        if idx.is_none()
+            && e.labels.is_empty()
+            && let Some(labels) = e.node.as_ref().and_then(|n| self.node_labels.get(n))
+        {
+            e.labels = labels.clone();
         }
         if e.owner_chain.is_empty() && !e.object.kind.is_empty() {
             let (kind, ns, name) = match (&e.pod, idx) {
@@ -328,6 +358,43 @@ mod tests {
             );
         }
         assert_eq!(m.hit_rate(), (3, 3));
+    }
+
+    #[test]
+    fn services_and_node_labels() {
+        let mut m = map();
+        m.add_pod_service("shop", "web-7d4f9c8b5-abcde", "web");
+        m.add_pod_service("shop", "web-7d4f9c8b5-abcde", "web-canary");
+        m.add_node(
+            "node-b",
+            [(
+                "topology.kubernetes.io/zone".to_string(),
+                "eu-1b".to_string(),
+            )]
+            .into(),
+        );
+        let mut e = UnifiedEvent::new(
+            "x".into(),
+            0,
+            source::KERNEL,
+            "kernel.oom_kill",
+            Severity::Error,
+            ObjectRef::default(),
+        );
+        e.pod_uid = Some("uid-1".into());
+        m.enrich(&mut e);
+        assert_eq!(e.attributes["services"], "web,web-canary");
+        let mut n = UnifiedEvent::new(
+            "y".into(),
+            0,
+            source::KERNEL,
+            "kernel.system_oom",
+            Severity::Critical,
+            ObjectRef::new("Node", "", "node-b"),
+        );
+        n.node = Some("node-b".into());
+        m.enrich(&mut n);
+        assert_eq!(n.labels["topology.kubernetes.io/zone"], "eu-1b");
     }
 
     #[test]

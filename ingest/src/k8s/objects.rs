@@ -558,6 +558,7 @@ impl ObjectState {
 
     fn node(&mut self, v: &Value, name: &str) -> ObjResult {
         let created = created(v)?;
+        self.map.add_node(name, map_at(v, "metadata.labels"));
         let obj = || ObjectRef {
             kind: "Node".into(),
             namespace: String::new(),
@@ -769,6 +770,7 @@ impl ObjectState {
     pub fn finish(&mut self) {
         let services = std::mem::take(&mut self.services);
         let pods: Vec<PodInfo> = self.map.pods().to_vec();
+        let mut selected: Vec<(String, String, String)> = Vec::new();
         // Selectors only match within a namespace: index pods by it, so the cost is
         // services × pods-per-namespace, not services × pods.
         let mut by_ns: HashMap<&str, Vec<&PodInfo>> = HashMap::new();
@@ -784,6 +786,7 @@ impl ObjectState {
                 .iter()
                 .filter(|p| selects(&s.selector, &p.labels))
             {
+                selected.push((p.namespace.clone(), p.name.clone(), s.name.clone()));
                 self.rel(
                     relation::SELECTS,
                     ("Service", &s.namespace, &s.name),
@@ -854,6 +857,9 @@ impl ObjectState {
                     }
                 }
             }
+        }
+        for (ns, pod, svc) in selected {
+            self.map.add_pod_service(&ns, &pod, &svc);
         }
         let policies = std::mem::take(&mut self.policies);
         for (ns, name, sel, created) in &policies {
