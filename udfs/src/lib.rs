@@ -7,6 +7,9 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
 
+pub mod lsh_bands;
+pub mod minhash;
+pub mod minhash_similarity;
 pub mod missing_ref;
 pub mod msg_template;
 
@@ -15,6 +18,9 @@ pub fn all() -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::from(missing_ref::MissingRef::new()),
         ScalarUDF::from(msg_template::MsgTemplate::new()),
+        ScalarUDF::from(minhash::MinHash::new()),
+        ScalarUDF::from(lsh_bands::LshBands::new()),
+        ScalarUDF::from(minhash_similarity::MinHashSimilarity::new()),
     ]
 }
 

@@ -18,6 +18,8 @@ static MASKS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
             r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
             "<uuid>",
         ),
+        // The kubelet names a pod `<name>_<namespace>(<uid>)`.
+        (r"\b[a-z0-9][a-z0-9.-]*_[a-z0-9-]+\(<uuid>\)", "<pod>"),
         (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "<ip>"),
         (r"\b[0-9a-f]{12,}\b", "<hex>"),
         (r"\b[a-z0-9]+(?:-[a-z0-9]+)*-[a-z0-9]{5}\b", "<pod>"),
