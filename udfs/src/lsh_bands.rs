@@ -20,7 +20,7 @@ use crate::minhash::{K, SIGNATURE_BYTES};
 
 /// The band keys of a stored signature; `None` when it is not a signature.
 pub fn bands(sig: &[u8], bands: usize) -> Option<Vec<u64>> {
-    if sig.len() != SIGNATURE_BYTES || bands == 0 || K % bands != 0 {
+    if sig.len() != SIGNATURE_BYTES || bands == 0 || !K.is_multiple_of(bands) {
         return None;
     }
     let rows = K / bands;
@@ -90,7 +90,7 @@ impl ScalarUDFImpl for LshBands {
                 continue;
             }
             let b = n.value(i);
-            if b <= 0 || K % b as usize != 0 {
+            if b <= 0 || !K.is_multiple_of(b as usize) {
                 return exec_err!("lsh_bands: bands must divide {K}, got {b}");
             }
             // A value that is not a signature (wrong length) gets NULL, not an error.
