@@ -43,7 +43,7 @@ fn start(probes: &[&str]) -> Option<EbpfCollector> {
 async fn wait_for(
     c: &mut EbpfCollector,
     what: &str,
-    want: impl Fn(&UnifiedEvent) -> bool,
+    mut want: impl FnMut(&UnifiedEvent) -> bool,
 ) -> UnifiedEvent {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -179,18 +179,26 @@ async fn oom_kill_in_a_memory_cgroup() {
         "tail should be OOM-killed, got {status:?}"
     );
 
-    let pressure = wait_for(&mut c, "memcg reclaim", |e| {
-        e.event_type == "kernel.memcg_pressure"
+    // Two probes, two ring buffers: the kill may be read before the reclaim that preceded
+    // it, so wait for both without dropping either.
+    let mut pressure = None;
+    let mut kill = None;
+    let _ = wait_for(&mut c, "memcg reclaim and OOM kill", |e| {
+        if e.event_type == "kernel.memcg_pressure"
             && e.cgroup.as_deref().is_some_and(|p| p.ends_with(&name))
+        {
+            pressure.get_or_insert_with(|| e.clone());
+        }
+        if e.event_type == "kernel.oom_kill" && e.pid == Some(pid) {
+            kill.get_or_insert_with(|| e.clone());
+        }
+        pressure.is_some() && kill.is_some()
     })
     .await;
+    let (pressure, e) = (pressure.unwrap(), kill.unwrap());
     assert_eq!(pressure.attributes["limit_kb"], (limit / 1024).to_string());
     assert_eq!(pressure.reason.as_deref(), Some("MemoryPressure"));
 
-    let e = wait_for(&mut c, "OOM kill", |e| {
-        e.event_type == "kernel.oom_kill" && e.pid == Some(pid)
-    })
-    .await;
     assert_eq!(e.comm.as_deref(), Some("tail"));
     assert_eq!(e.attributes["constraint"], "CONSTRAINT_MEMCG");
     assert_eq!(e.attributes["limit_kb"], (limit / 1024).to_string());
