@@ -39,11 +39,7 @@ fn collect_prints_kernel_events_as_json_lines() {
     sh.wait_with_output().unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    let events: Vec<UnifiedEvent> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events: Vec<UnifiedEvent> = support::json_lines(out.stdout);
     let e = events
         .iter()
         .find(|e| e.pid == Some(pid))
@@ -91,11 +87,7 @@ fn run_turns_a_kernel_oom_kill_into_a_story() {
     std::thread::sleep(Duration::from_millis(100));
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    let stories: Vec<Story> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let stories: Vec<Story> = support::json_lines(out.stdout);
     let s = stories
         .iter()
         .find(|s| s.pattern == "oom-killed" && s.root_cause.name.contains(&name))

@@ -187,11 +187,7 @@ fn kernel_oom_and_the_api_view_of_the_pod_make_one_story() {
     assert!(!status.success());
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    let stories: Vec<Story> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let stories: Vec<Story> = support::json_lines(out.stdout);
     assert_eq!(stories.len(), 1, "one story: {stories:#?}");
     let s = &stories[0];
     assert_eq!(

@@ -38,6 +38,26 @@ pub(crate) fn string_arg(args: &[ColumnarValue], rows: usize, name: &str) -> Res
     }
 }
 
+/// Argument `i` of a function as a `BinaryArray` (a `minhash` signature).
+pub(crate) fn binary_arg(
+    args: &[ColumnarValue],
+    i: usize,
+    rows: usize,
+    name: &str,
+) -> Result<datafusion::arrow::array::BinaryArray> {
+    let Some(arg) = args.get(i) else {
+        return exec_err!("{name}: missing argument {}", i + 1);
+    };
+    let array = cast(&arg.to_array(rows)?, &DataType::Binary)?;
+    match array
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::BinaryArray>()
+    {
+        Some(b) => Ok(b.clone()),
+        None => exec_err!("{name} expects a minhash signature as argument {}", i + 1),
+    }
+}
+
 /// Applies `f` to each non-null string, producing a nullable string column.
 pub(crate) fn map_strings(
     input: &StringArray,

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, BinaryArray, Int64Array, ListBuilder, UInt64Builder};
+use datafusion::arrow::array::{Array, Int64Array, ListBuilder, UInt64Builder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result, exec_err};
@@ -72,16 +72,13 @@ impl ScalarUDFImpl for LshBands {
         ))))
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [sig, n] = args.args.as_slice() else {
+        let [_, n] = args.args.as_slice() else {
             return exec_err!("lsh_bands takes (signature, bands)");
         };
-        let sig = cast(&sig.to_array(args.number_rows)?, &DataType::Binary)?;
+        let sig = crate::binary_arg(&args.args, 0, args.number_rows, self.name())?;
         let n = cast(&n.to_array(args.number_rows)?, &DataType::Int64)?;
-        let (Some(sig), Some(n)) = (
-            sig.as_any().downcast_ref::<BinaryArray>(),
-            n.as_any().downcast_ref::<Int64Array>(),
-        ) else {
-            return exec_err!("lsh_bands expects a minhash signature and an integer");
+        let Some(n) = n.as_any().downcast_ref::<Int64Array>() else {
+            return exec_err!("lsh_bands expects an integer number of bands");
         };
         let mut out = ListBuilder::new(UInt64Builder::new());
         for i in 0..sig.len() {

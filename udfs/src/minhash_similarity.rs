@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, BinaryArray, Float64Array};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::array::{Array, Float64Array};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
@@ -59,17 +58,11 @@ impl ScalarUDFImpl for MinHashSimilarity {
         Ok(DataType::Float64)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [a, b] = args.args.as_slice() else {
+        if args.args.len() != 2 {
             return exec_err!("minhash_similarity takes two signatures");
-        };
-        let a = cast(&a.to_array(args.number_rows)?, &DataType::Binary)?;
-        let b = cast(&b.to_array(args.number_rows)?, &DataType::Binary)?;
-        let (Some(a), Some(b)) = (
-            a.as_any().downcast_ref::<BinaryArray>(),
-            b.as_any().downcast_ref::<BinaryArray>(),
-        ) else {
-            return exec_err!("minhash_similarity expects two minhash signatures");
-        };
+        }
+        let a = crate::binary_arg(&args.args, 0, args.number_rows, self.name())?;
+        let b = crate::binary_arg(&args.args, 1, args.number_rows, self.name())?;
         let out: Float64Array = (0..a.len())
             .map(|i| {
                 if a.is_null(i) || b.is_null(i) {

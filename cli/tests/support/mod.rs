@@ -47,3 +47,12 @@ pub fn start_live(mut cmd: Command) -> Option<Child> {
     });
     Some(child)
 }
+
+/// Each stdout line of a finished `tapio` as one JSON value of `T` (events or stories).
+pub fn json_lines<T: serde::de::DeserializeOwned>(stdout: Vec<u8>) -> Vec<T> {
+    String::from_utf8(stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

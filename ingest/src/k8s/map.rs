@@ -312,6 +312,18 @@ mod tests {
     use super::*;
     use tapio_schemas::{Severity, source};
 
+    /// A kernel event about nothing yet: enrichment fills it in.
+    fn kernel_event(ty: &str) -> UnifiedEvent {
+        UnifiedEvent::new(
+            "x".into(),
+            0,
+            source::KERNEL,
+            ty,
+            Severity::Warning,
+            ObjectRef::default(),
+        )
+    }
+
     fn map() -> ClusterMap {
         let mut m = ClusterMap::default();
         m.add_pod(PodInfo {
@@ -335,14 +347,7 @@ mod tests {
             |e: &mut UnifiedEvent| e.container_id = Some("c0ffee".into()),
             |e: &mut UnifiedEvent| e.src_ip = Some("10.1.0.5".into()),
         ] {
-            let mut e = UnifiedEvent::new(
-                "x".into(),
-                0,
-                source::KERNEL,
-                "kernel.oom_kill",
-                Severity::Error,
-                ObjectRef::default(),
-            );
+            let mut e = kernel_event("kernel.oom_kill");
             set(&mut e);
             m.enrich(&mut e);
             assert_eq!(e.pod.as_deref(), Some("web-7d4f9c8b5-abcde"));
@@ -373,14 +378,7 @@ mod tests {
             )]
             .into(),
         );
-        let mut e = UnifiedEvent::new(
-            "x".into(),
-            0,
-            source::KERNEL,
-            "kernel.oom_kill",
-            Severity::Error,
-            ObjectRef::default(),
-        );
+        let mut e = kernel_event("kernel.oom_kill");
         e.pod_uid = Some("uid-1".into());
         m.enrich(&mut e);
         assert_eq!(e.attributes["services"], "web,web-canary");
@@ -402,14 +400,7 @@ mod tests {
         let mut m = map();
         m.add_service_ip("10.96.0.20", "shop", "web");
         let connect = |dst: &str| {
-            let mut e = UnifiedEvent::new(
-                "x".into(),
-                0,
-                source::KERNEL,
-                "kernel.tcp_connect_failed",
-                Severity::Warning,
-                ObjectRef::default(),
-            );
+            let mut e = kernel_event("kernel.tcp_connect_failed");
             e.dst_ip = Some(dst.into());
             e
         };
