@@ -18,19 +18,40 @@ use crate::{Error, Result};
 const NS: i64 = 1_000_000_000;
 
 /// What closing windows produced.
+///
+/// A story goes through `building` (evidence below the threshold: not published) →
+/// `active` (the threshold is crossed: published in `activated`) → `resolved` (no new
+/// evidence for the idle timeout, or end of input: published in `stories`, final).
 #[derive(Debug, Default)]
 pub struct Output {
-    /// Stories of incidents that closed.
+    /// Final stories of incidents that closed (state `resolved`).
     pub stories: Vec<Story>,
     /// Their correlations.
     pub correlations: Vec<Correlation>,
+    /// Stories that became `active` (enough evidence) while their incident is open: a
+    /// snapshot of the evidence so far. The same id comes again, resolved, in `stories`.
+    pub activated: Vec<Story>,
 }
 
 impl Output {
     fn extend(&mut self, o: Output) {
         self.stories.extend(o.stories);
         self.correlations.extend(o.correlations);
+        self.activated.extend(o.activated);
     }
+
+    /// Whether nothing was produced.
+    pub fn is_empty(&self) -> bool {
+        self.stories.is_empty() && self.activated.is_empty()
+    }
+}
+
+/// Story states (the `state` field).
+pub mod state {
+    /// Evidence above the threshold, incident still open.
+    pub const ACTIVE: &str = "active";
+    /// The incident closed: the final story.
+    pub const RESOLVED: &str = "resolved";
 }
 
 /// Counters of one engine run.
@@ -62,6 +83,10 @@ pub struct Engine {
     services: ServicesByPod,
     users: PodsByObject,
     watermark: Option<i64>,
+    /// Ids of open incidents already published as active.
+    active: std::collections::HashSet<String>,
+    /// Events before this time were evicted from the look-back.
+    evicted_before: Option<i64>,
     next_window: Option<i64>,
     max_time: Option<i64>,
     /// Event-time range (min, max) of events not yet evaluated by a window.
@@ -86,6 +111,8 @@ impl Engine {
             services: ServicesByPod::default(),
             users: PodsByObject::default(),
             watermark: None,
+            active: Default::default(),
+            evicted_before: None,
             next_window: None,
             max_time: None,
             pending: None,
@@ -124,6 +151,28 @@ impl Engine {
     /// Counters so far.
     pub fn stats(&self) -> &EngineStats {
         &self.stats
+    }
+
+    /// The event time before which no event is held any more: every older event is out
+    /// of the look-back and in no open incident, so its effects are final (published or
+    /// dropped). A transport may acknowledge input whose events are all older than this
+    /// (e.g. commit Kafka offsets); replaying from there rebuilds the engine's state.
+    /// `None` until the first window closes.
+    pub fn horizon(&self) -> Option<i64> {
+        let evicted = self.evicted_before?;
+        let open = self
+            .incidents
+            .open()
+            .map(|i| {
+                i.events
+                    .values()
+                    .map(|e| e.event_time)
+                    .min()
+                    .unwrap_or(i.first)
+                    .min(i.first)
+            })
+            .min();
+        Some(open.map_or(evicted, |o| o.min(evicted)))
     }
 
     fn size(&self) -> i64 {
@@ -250,17 +299,44 @@ impl Engine {
         let closed = self
             .incidents
             .close_before(end - self.cfg.idle_timeout_secs * NS);
-        let out = self.publish(closed);
+        let mut out = self.publish(closed);
+        out.activated = self.activate();
         self.retained.evict(from);
+        self.evicted_before = Some(self.evicted_before.map_or(from, |e| e.max(from)));
         self.incidents.forget_before(from);
         Ok(out)
+    }
+
+    /// Open incidents that crossed the threshold: their first `active` story.
+    fn activate(&mut self) -> Vec<Story> {
+        // Incidents merged into others are gone: forget them.
+        let open: std::collections::HashSet<&str> =
+            self.incidents.open().map(|i| i.id.as_str()).collect();
+        self.active.retain(|id| open.contains(id.as_str()));
+        let mut out = Vec::new();
+        for inc in self.incidents.open() {
+            if self.active.contains(&inc.id) {
+                continue;
+            }
+            if let Some((mut story, _)) =
+                assemble(inc, &self.services, &self.users, self.cfg.threshold)
+            {
+                story.state = state::ACTIVE.into();
+                self.active.insert(inc.id.clone());
+                out.push(story);
+            }
+        }
+        sort_stories(&mut out);
+        out
     }
 
     fn publish(&mut self, closed: Vec<crate::incidents::Incident>) -> Output {
         let mut out = Output::default();
         for inc in closed {
+            self.active.remove(&inc.id);
             match assemble(&inc, &self.services, &self.users, self.cfg.threshold) {
-                Some((story, corr)) => {
+                Some((mut story, corr)) => {
+                    story.state = state::RESOLVED.into();
                     self.stats.stories += 1;
                     out.stories.push(story);
                     out.correlations.extend(corr);
