@@ -12,6 +12,7 @@ pub mod rows;
 pub mod story;
 pub mod time;
 pub mod topology;
+pub mod wire;
 
 pub use columns::{as_strings, dict_type, ts_type};
 pub use correlation::{Correlation, correlation_schema};

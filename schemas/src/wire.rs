@@ -1,0 +1,126 @@
+//! The wire format of Tapio's Kafka topics, shared by producers and consumers.
+//!
+//! - Events (`tapio.events`) and topology (`tapio.topology`): the value is one Arrow IPC
+//!   *stream* (schema message, record batches, end-of-stream marker). Any Arrow reader
+//!   opens it (`pyarrow.ipc.open_stream`). Messages are LZ4-compressed by Kafka itself
+//!   (`compression.type=lz4`), so every Kafka client decompresses them transparently.
+//! - Stories (`tapio.stories`): the value is one [`crate::Story`] as JSON.
+//!
+//! Headers name what the value holds, so a consumer can skip what it does not know;
+//! the key is the cluster (events, topology) or the story id (stories). See
+//! `docs/kafka.md` for the full contract.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::buffer::Buffer;
+use arrow::datatypes::SchemaRef;
+use arrow::ipc::reader::StreamDecoder;
+use arrow::ipc::writer::{IpcWriteOptions, StreamWriter};
+
+use crate::Result;
+
+/// Default topic of event batches.
+pub const EVENTS_TOPIC: &str = "tapio.events";
+/// Default topic of topology snapshots (compacted: the latest per cluster is kept).
+pub const TOPOLOGY_TOPIC: &str = "tapio.topology";
+/// Default topic of story state changes (keyed by story id).
+pub const STORIES_TOPIC: &str = "tapio.stories";
+
+/// Header: what the value is — one of the `KIND_*` values.
+pub const HEADER_KIND: &str = "tapio.kind";
+/// Header: the schema version of the value ([`crate::EVENT_SCHEMA_VERSION`], ...).
+pub const HEADER_SCHEMA_VERSION: &str = "tapio.schema_version";
+/// Header: the value's media type.
+pub const HEADER_CONTENT_TYPE: &str = "content-type";
+/// Header: the cluster the message is about.
+pub const HEADER_CLUSTER: &str = "tapio.cluster";
+/// Header of story messages: the story's state (`active`, `resolved`).
+pub const HEADER_STATE: &str = "tapio.state";
+
+/// Value holds UnifiedEvent rows.
+pub const KIND_EVENTS: &str = "events";
+/// Value holds the full set of topology relations of one cluster.
+pub const KIND_TOPOLOGY: &str = "topology";
+/// Value is empty: the capture of this cluster is complete, so a consumer may close
+/// every open incident of the cluster now instead of waiting for the idle timeout.
+/// `tapio replay --sink` sends it after the last batch of a capture.
+pub const KIND_END_OF_CAPTURE: &str = "end-of-capture";
+/// Value holds one story as JSON.
+pub const KIND_STORY: &str = "story";
+
+/// Media type of Arrow IPC stream values.
+pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
+/// Media type of JSON values.
+pub const JSON: &str = "application/json";
+
+/// Encodes batches as one Arrow IPC stream.
+pub fn encode_ipc(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    let opts = IpcWriteOptions::default();
+    let mut buf = Vec::new();
+    let mut w = StreamWriter::try_new_with_options(&mut buf, schema, opts)?;
+    for b in batches {
+        w.write(b)?;
+    }
+    w.finish()?;
+    drop(w);
+    Ok(buf)
+}
+
+/// Decodes one Arrow IPC stream. The bytes are taken as one buffer that uncompressed
+/// columns slice into, without copying.
+pub fn decode_ipc(bytes: impl Into<Buffer>) -> Result<(Option<SchemaRef>, Vec<RecordBatch>)> {
+    let mut buf: Buffer = bytes.into();
+    let mut dec = StreamDecoder::new();
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        match dec.decode(&mut buf)? {
+            Some(b) => out.push(b),
+            None if buf.is_empty() => break,
+            None => {}
+        }
+    }
+    dec.finish()?;
+    let schema = out.first().map(|b| b.schema());
+    Ok((schema.map(|s| Arc::clone(&s)), out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventBatchBuilder, ObjectRef, Severity, UnifiedEvent, event_schema};
+
+    #[test]
+    fn events_round_trip_through_ipc() {
+        let mut b = EventBatchBuilder::new();
+        for i in 0..100 {
+            let object = ObjectRef {
+                kind: "Pod".into(),
+                namespace: "shop".into(),
+                name: format!("web-{i}"),
+                uid: None,
+            };
+            let mut e = UnifiedEvent::new(
+                format!("e{i}"),
+                i,
+                "kubernetes",
+                "BackOff",
+                Severity::Warning,
+                object,
+            );
+            e.message = Some("Back-off restarting failed container".into());
+            b.append(&e);
+        }
+        let batch = b.finish();
+        let bytes = encode_ipc(&event_schema(), std::slice::from_ref(&batch)).unwrap();
+        let (_, back) = decode_ipc(bytes).unwrap();
+        assert_eq!(back, vec![batch]);
+    }
+
+    #[test]
+    fn truncated_stream_is_an_error() {
+        let batch = EventBatchBuilder::new().finish();
+        let bytes = encode_ipc(&event_schema(), &[batch]).unwrap();
+        assert!(decode_ipc(bytes[..bytes.len() / 2].to_vec()).is_err());
+    }
+}
