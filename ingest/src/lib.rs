@@ -9,6 +9,7 @@ pub mod ebpf;
 pub mod error;
 pub mod journald;
 pub mod k8s;
+pub mod kafka;
 pub mod kernel;
 pub mod native;
 pub mod replay;

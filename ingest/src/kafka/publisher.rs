@@ -1,0 +1,160 @@
+//! Sending event batches, topology snapshots and stories.
+
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tapio_schemas::rows::to_batch;
+use tapio_schemas::{EVENT_SCHEMA_VERSION, Relation, Story, event_schema, topology_schema, wire};
+
+use super::{KafkaConfig, KafkaError, Result};
+
+/// How long a message may wait in the client for the broker before it is an error.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Publishes to Tapio's topics. Every send waits for the broker's acknowledgement
+/// (`acks=all`), so a caller that awaits it knows the message is stored, and a slow
+/// broker slows the caller instead of growing a queue.
+#[derive(Clone)]
+pub struct Publisher {
+    producer: FutureProducer,
+    cfg: KafkaConfig,
+}
+
+/// Where a message was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+}
+
+fn headers(kind: &str, version: &str, content_type: &str, cluster: Option<&str>) -> OwnedHeaders {
+    let mut h = OwnedHeaders::new()
+        .insert(Header {
+            key: wire::HEADER_KIND,
+            value: Some(kind),
+        })
+        .insert(Header {
+            key: wire::HEADER_SCHEMA_VERSION,
+            value: Some(version),
+        })
+        .insert(Header {
+            key: wire::HEADER_CONTENT_TYPE,
+            value: Some(content_type),
+        });
+    if let Some(c) = cluster {
+        h = h.insert(Header {
+            key: wire::HEADER_CLUSTER,
+            value: Some(c),
+        });
+    }
+    h
+}
+
+impl Publisher {
+    /// A producer for `cfg`'s brokers.
+    pub fn new(cfg: &KafkaConfig) -> Result<Self> {
+        let mut c = cfg.client();
+        c.set("acks", "all")
+            // Whole message sets are compressed by the client, and decompressed by any
+            // consumer without it knowing: Arrow values stay plain IPC.
+            .set("compression.type", "lz4")
+            .set("linger.ms", "5")
+            .set("message.max.bytes", "16777216")
+            .set(
+                "message.timeout.ms",
+                DELIVERY_TIMEOUT.as_millis().to_string(),
+            );
+        for (k, v) in &cfg.extra {
+            c.set(k, v);
+        }
+        Ok(Publisher {
+            producer: c.create()?,
+            cfg: cfg.clone(),
+        })
+    }
+
+    async fn send(
+        &self,
+        topic: &str,
+        key: &str,
+        payload: &[u8],
+        headers: OwnedHeaders,
+    ) -> Result<Stored> {
+        let record = FutureRecord::to(topic)
+            .key(key)
+            .payload(payload)
+            .headers(headers);
+        match self.producer.send(record, DELIVERY_TIMEOUT).await {
+            Ok(d) => Ok(Stored {
+                partition: d.partition,
+                offset: d.offset,
+            }),
+            Err((e, _)) => Err(KafkaError::Client(e)),
+        }
+    }
+
+    /// Sends one cluster's event batches as one message, keyed by the cluster: all of a
+    /// cluster's events land in one partition, in order, so one consumer sees everything
+    /// a story of that cluster needs.
+    pub async fn send_events(&self, cluster: &str, batches: &[RecordBatch]) -> Result<Stored> {
+        let bytes = wire::encode_ipc(&event_schema(), batches)
+            .map_err(|e| KafkaError::Encode(e.to_string()))?;
+        let h = headers(
+            wire::KIND_EVENTS,
+            EVENT_SCHEMA_VERSION,
+            wire::ARROW_STREAM,
+            Some(cluster),
+        );
+        self.send(&self.cfg.events_topic, cluster, &bytes, h).await
+    }
+
+    /// Sends a cluster's whole topology (every current relation) to the compacted
+    /// topology topic, keyed by the cluster.
+    pub async fn send_topology(&self, cluster: &str, relations: &[Relation]) -> Result<Stored> {
+        let batch = to_batch(topology_schema(), relations)
+            .map_err(|e| KafkaError::Encode(e.to_string()))?;
+        let bytes = wire::encode_ipc(&topology_schema(), &[batch])
+            .map_err(|e| KafkaError::Encode(e.to_string()))?;
+        let h = headers(
+            wire::KIND_TOPOLOGY,
+            tapio_schemas::topology::TOPOLOGY_SCHEMA_VERSION,
+            wire::ARROW_STREAM,
+            Some(cluster),
+        );
+        self.send(&self.cfg.topology_topic, cluster, &bytes, h)
+            .await
+    }
+
+    /// Marks the end of a cluster's capture on the events topic (after its last batch, in
+    /// the same partition).
+    pub async fn send_end_of_capture(&self, cluster: &str) -> Result<Stored> {
+        let h = headers(
+            wire::KIND_END_OF_CAPTURE,
+            EVENT_SCHEMA_VERSION,
+            wire::ARROW_STREAM,
+            Some(cluster),
+        );
+        self.send(&self.cfg.events_topic, cluster, &[], h).await
+    }
+
+    /// Sends one story (a state change) as JSON, keyed by its id.
+    pub async fn send_story(&self, story: &Story) -> Result<Stored> {
+        let json = serde_json::to_vec(story).map_err(|e| KafkaError::Encode(e.to_string()))?;
+        let h = headers(
+            wire::KIND_STORY,
+            tapio_schemas::story::STORY_SCHEMA_VERSION,
+            wire::JSON,
+            None,
+        )
+        .insert(Header {
+            key: wire::HEADER_STATE,
+            value: Some(story.state.as_str()),
+        });
+        self.send(&self.cfg.stories_topic, &story.id, &json, h)
+            .await
+    }
+}
