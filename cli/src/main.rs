@@ -7,6 +7,7 @@ mod render;
 mod replay;
 mod run;
 mod sql;
+mod stream;
 
 use std::path::PathBuf;
 
@@ -68,6 +69,12 @@ enum Command {
         /// Seconds without new evidence after which an incident's story is closed.
         #[arg(long, default_value_t = 900)]
         idle_timeout_secs: i64,
+        /// Publish the capture to Kafka (kafka://HOST:PORT) instead of telling its
+        /// stories here: a running `tapio run --source kafka://…` tells them.
+        #[arg(long)]
+        sink: Option<String>,
+        #[command(flatten)]
+        kafka: KafkaArgs,
     },
     /// Run live collectors and print their events as they happen (Ctrl-C stops).
     Collect {
@@ -97,6 +104,23 @@ enum Command {
         /// Seconds without new evidence after which an incident's story is printed.
         #[arg(long, default_value_t = 120)]
         idle_timeout_secs: i64,
+        /// Where events come from: the live collectors in this process (default), or
+        /// Kafka's events topic as a member of a consumer group (kafka://HOST:PORT).
+        #[arg(long)]
+        source: Option<String>,
+        /// Send the collectors' events to Kafka (kafka://HOST:PORT) instead of running
+        /// the engine here (a node agent feeding a central `--source kafka://…`).
+        #[arg(long, conflicts_with = "source")]
+        sink: Option<String>,
+        /// Consumer group of `--source kafka://…`: instances in one group share the
+        /// partitions.
+        #[arg(long, default_value = "tapio")]
+        group: String,
+        /// With `--source kafka://…`: how often history is written and offsets committed.
+        #[arg(long, default_value_t = 5)]
+        commit_secs: u64,
+        #[command(flatten)]
+        kafka: KafkaArgs,
         #[command(flatten)]
         live: LiveArgs,
     },
@@ -144,6 +168,30 @@ struct StoreArgs {
 impl StoreArgs {
     fn dir(self) -> Option<String> {
         (!self.no_store).then_some(self.data_dir)
+    }
+}
+
+/// Kafka topics, for the commands that use them.
+#[derive(clap::Args, Debug)]
+struct KafkaArgs {
+    /// Topic names: PREFIX.events, PREFIX.topology, PREFIX.stories.
+    #[arg(long, default_value = "tapio")]
+    topic_prefix: String,
+    /// Partitions of the topics Tapio creates (existing topics are kept as they are).
+    #[arg(long, default_value_t = 3)]
+    partitions: i32,
+    /// Replication factor of the topics Tapio creates.
+    #[arg(long, default_value_t = 1)]
+    replication: i32,
+}
+
+impl KafkaArgs {
+    fn config(&self, url: &str) -> anyhow::Result<tapio_ingest::kafka::KafkaConfig> {
+        let mut c =
+            tapio_ingest::kafka::KafkaConfig::parse(url)?.with_topic_prefix(&self.topic_prefix);
+        c.partitions = self.partitions;
+        c.replication = self.replication;
+        Ok(c)
     }
 }
 
@@ -229,6 +277,8 @@ fn run() -> anyhow::Result<()> {
                 year,
                 window_secs,
                 idle_timeout_secs,
+                sink,
+                kafka,
             } => {
                 let opts = replay::Options {
                     paths,
@@ -238,6 +288,7 @@ fn run() -> anyhow::Result<()> {
                     year,
                     window_secs,
                     idle_timeout_secs,
+                    sink: sink.map(|u| kafka.config(&u)).transpose()?,
                 };
                 replay::run(opts).await
             }
@@ -261,9 +312,28 @@ fn run() -> anyhow::Result<()> {
                 store,
                 window_secs,
                 idle_timeout_secs,
+                source,
+                sink,
+                group,
+                commit_secs,
+                kafka,
                 live,
             } => {
+                if let Some(url) = source {
+                    return stream::run(stream::Options {
+                        kafka: kafka.config(&url)?,
+                        group,
+                        output,
+                        data_dir: store.dir(),
+                        window_secs,
+                        idle_timeout_secs,
+                        duration: live.duration(),
+                        flush: std::time::Duration::from_secs(commit_secs.max(1)),
+                    })
+                    .await;
+                }
                 run::run(run::Options {
+                    sink: sink.map(|u| kafka.config(&u)).transpose()?,
                     collectors,
                     output,
                     ebpf: live.ebpf(),

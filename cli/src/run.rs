@@ -25,6 +25,8 @@ pub struct Options {
     pub window_secs: i64,
     pub idle_timeout_secs: i64,
     pub duration: Option<Duration>,
+    /// Publish to Kafka instead of running the engine.
+    pub sink: Option<tapio_ingest::kafka::KafkaConfig>,
 }
 
 /// How often history is written while running.
@@ -74,6 +76,9 @@ fn print(w: &mut impl Write, output: Output, stories: &[Story]) -> anyhow::Resul
 }
 
 pub async fn run(o: Options) -> anyhow::Result<()> {
+    if let Some(k) = o.sink.clone() {
+        return run_to_kafka(o, k).await;
+    }
     let cfg = EngineConfig {
         window_secs: o.window_secs,
         idle_timeout_secs: o.idle_timeout_secs,
@@ -163,6 +168,67 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     eprintln!(
         "tapio: {} events → {} stories in {} windows",
         st.events, published, st.windows
+    );
+    Ok(())
+}
+
+/// `tapio run --sink kafka://…`: the collectors' batches go to the events topic and
+/// each new relationship map to the topology topic; a `tapio run --source kafka://…`
+/// elsewhere tells the stories. Every send waits for the broker, so a slow broker slows
+/// the batcher (and the collectors' bounded channels) instead of growing memory.
+async fn run_to_kafka(o: Options, k: tapio_ingest::kafka::KafkaConfig) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use tapio_ingest::kafka::{Publisher, admin};
+    admin::ensure_topics(&k)
+        .await
+        .with_context(|| format!("creating topics on {}", k.brokers))?;
+    let publisher = Publisher::new(&k)?;
+    let cluster = o.ebpf.cluster.clone();
+    let mut c = live::start(&o.collectors, o.ebpf, o.k8s).await?;
+    let mut topology = c.k8s.as_ref().map(|k| k.topology());
+    eprintln!(
+        "tapio: sending events to {} on {}",
+        k.events_topic, k.brokers
+    );
+    let stop = live::stop_after(o.duration);
+    tokio::pin!(stop);
+    let (btx, mut batches) = tokio::sync::mpsc::channel(16);
+    let mut events = std::mem::replace(&mut c.events, tokio::sync::mpsc::channel(1).1);
+    let batcher = tokio::spawn(async move {
+        while let Some(b) = next_batch(&mut events, BatchPolicy::default()).await {
+            if btx.send(b).await.is_err() {
+                break;
+            }
+        }
+    });
+    let (mut sent, mut rows) = (0usize, 0usize);
+    loop {
+        tokio::select! {
+            b = batches.recv() => match b {
+                Some(b) => {
+                    rows += b.num_rows();
+                    publisher.send_events(&cluster, &[b]).await?;
+                    sent += 1;
+                }
+                None => break,
+            },
+            Some(t) = changed(&mut topology) => {
+                publisher.send_topology(&cluster, &t.relations).await?;
+            }
+            _ = &mut stop => break,
+        }
+    }
+    let stopped = c.stop().await;
+    while let Some(b) = batches.recv().await {
+        rows += b.num_rows();
+        publisher.send_events(&cluster, &[b]).await?;
+        sent += 1;
+    }
+    let _ = batcher.await;
+    stopped.report();
+    eprintln!(
+        "tapio: sent {rows} events in {sent} messages to {}",
+        k.events_topic
     );
     Ok(())
 }
