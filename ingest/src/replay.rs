@@ -107,7 +107,6 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 struct Reader {
-    opts: ReplayOptions,
     objects: ObjectState,
     events: Vec<UnifiedEvent>,
     summary: Summary,
@@ -194,11 +193,8 @@ impl Reader {
         }
         if kind == "Event" {
             match read_event(v) {
-                Ok(mut e) => {
+                Ok(e) => {
                     self.summary.events_read += 1;
-                    if e.cluster == "default" {
-                        e.cluster = self.opts.cluster.clone();
-                    }
                     self.events.push(e);
                 }
                 Err((f, m)) => self.problem(
@@ -380,7 +376,6 @@ pub fn read_paths(paths: &[PathBuf], opts: &ReplayOptions) -> Result<Capture> {
     }
     let mut typed: Vec<(Format, PathBuf)> = Vec::new();
     let mut r = Reader {
-        opts: opts.clone(),
         objects: ObjectState::new(&opts.cluster),
         events: Vec::new(),
         summary: Summary::default(),
@@ -452,6 +447,11 @@ pub fn read_paths(paths: &[PathBuf], opts: &ReplayOptions) -> Result<Capture> {
     let mut events = std::mem::take(&mut r.events);
     events.append(&mut r.objects.derived);
     for e in &mut events {
+        // Every reader but Tapio's own files leaves the cluster at its default: the
+        // capture's cluster is the one named for it.
+        if e.cluster == "default" {
+            e.cluster = opts.cluster.clone();
+        }
         r.objects.map.enrich(e);
     }
     let before = events.len();

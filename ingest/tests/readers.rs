@@ -190,3 +190,23 @@ fn tapio_files_round_trip() {
         );
     }
 }
+
+#[test]
+fn every_event_of_a_capture_carries_the_cluster_named_for_it() {
+    let opts = ReplayOptions {
+        cluster: "prod-eu".into(),
+        ..ReplayOptions::default()
+    };
+    let paths = [
+        fixture("cluster-info-dump"),
+        fixture("journal.json"),
+        fixture("dmesg-raw.txt"),
+    ];
+    let c = read_paths(&paths, &opts).unwrap();
+    let sources: std::collections::BTreeSet<&str> =
+        c.events.iter().map(|e| e.source.as_str()).collect();
+    assert!(sources.len() >= 3, "events of several readers: {sources:?}");
+    for e in &c.events {
+        assert_eq!(e.cluster, "prod-eu", "{} ({})", e.event_id, e.source);
+    }
+}
