@@ -183,6 +183,11 @@ struct KafkaArgs {
     /// Replication factor of the topics Tapio creates.
     #[arg(long, default_value_t = 1)]
     replication: i32,
+    /// A librdkafka setting, KEY=VALUE (repeatable): security.protocol, sasl.*,
+    /// group.instance.id (static membership: a restarted instance takes its partitions
+    /// back at once), ...
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE")]
+    options: Vec<String>,
 }
 
 impl KafkaArgs {
@@ -191,6 +196,12 @@ impl KafkaArgs {
             tapio_ingest::kafka::KafkaConfig::parse(url)?.with_topic_prefix(&self.topic_prefix);
         c.partitions = self.partitions;
         c.replication = self.replication;
+        for o in &self.options {
+            let (k, v) = o
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("--kafka-option {o:?}: expected KEY=VALUE"))?;
+            c.extra.push((k.trim().to_string(), v.trim().to_string()));
+        }
         Ok(c)
     }
 }

@@ -293,10 +293,16 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
         tokio::select! {
-            r = source.recv() => {
-                let r = r.context("consuming events")?;
-                rt.handle(r).await?;
-            }
+            r = source.recv() => match r {
+                Ok(r) => rt.handle(r).await?,
+                // librdkafka reconnects by itself (a broker restart, a network blip); the
+                // consumer only reports it. Anything fatal ends the run.
+                Err(e) if !e.is_fatal() => {
+                    tracing::warn!(error = %e, "Consuming events: retrying.");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e).context("consuming events"),
+            },
             _ = tick.tick() => {
                 rt.idle().await?;
                 if last_flush.elapsed() >= flush_every {

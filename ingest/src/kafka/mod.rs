@@ -50,3 +50,24 @@ pub enum KafkaError {
 
 /// Result with [`KafkaError`].
 pub type Result<T, E = KafkaError> = std::result::Result<T, E>;
+
+impl KafkaError {
+    /// Whether the client cannot go on (a fatal librdkafka error, bad settings): anything
+    /// else (a broker down, a timeout) the client retries by itself.
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            KafkaError::Client(e) => match e.rdkafka_error_code() {
+                Some(code) => matches!(
+                    code,
+                    rdkafka::types::RDKafkaErrorCode::Fatal
+                        | rdkafka::types::RDKafkaErrorCode::InvalidArgument
+                        | rdkafka::types::RDKafkaErrorCode::Authentication
+                        | rdkafka::types::RDKafkaErrorCode::TopicAuthorizationFailed
+                        | rdkafka::types::RDKafkaErrorCode::GroupAuthorizationFailed
+                ),
+                None => !matches!(e, rdkafka::error::KafkaError::MessageConsumption(_)),
+            },
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! Arrow over Kafka, end to end, against a real broker (tansu) started by the test:
+//! `tapio replay --sink` publishes captures, `tapio run --source` consumes them in a
+//! consumer group, and a plain Kafka consumer reads the stories topic. The stories must
+//! equal what `tapio replay` tells for the same captures — once each, through an engine
+//! killed mid-stream, a broker restart and two instances sharing the partitions.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use serde_json::Value;
+
+#[path = "support/servers.rs"]
+mod servers;
+use servers::{Moto, Tansu};
+
+const SHOP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/shop-incident");
+const INFRA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/cluster-info-dump");
+const TAPIO: &str = env!("CARGO_BIN_EXE_tapio");
+/// The engine settings `tapio replay` uses, so both tell the same stories.
+const ENGINE: [&str; 4] = ["--window-secs", "60", "--idle-timeout-secs", "900"];
+
+/// What `tapio replay` tells for a capture: story id → story.
+fn replay(capture: &str, cluster: &str) -> BTreeMap<String, Value> {
+    let out = Command::new(TAPIO)
+        .args([
+            "replay",
+            capture,
+            "--output",
+            "json",
+            "--no-store",
+            "--cluster",
+            cluster,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["id"].as_str().unwrap().to_string(), v)
+        })
+        .collect()
+}
+
+/// `tapio replay CAPTURE --sink kafka://…`.
+fn publish(broker: &Tansu, capture: &str, cluster: &str, extra: &[&str]) {
+    let out = Command::new(TAPIO)
+        .args([
+            "replay",
+            capture,
+            "--cluster",
+            cluster,
+            "--sink",
+            &broker.url(),
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("published"), "{err}");
+}
+
+/// `tapio run --source kafka://…` in the background, history in `data`.
+fn consume(broker: &Tansu, data: &std::path::Path, extra: &[&str]) -> Child {
+    Command::new(TAPIO)
+        .args([
+            "run",
+            "--source",
+            &broker.url(),
+            "--output",
+            "json",
+            "--commit-secs",
+            "1",
+        ])
+        .args(["--data-dir", data.to_str().unwrap()])
+        .args(ENGINE)
+        .args(extra)
+        .env("TAPIO_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// SIGTERM, then the run's stderr once it drained and exited.
+fn stop(mut child: Child) -> String {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            assert!(status.success(), "tapio run failed: {err}");
+            return err;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tapio run did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One message of the stories topic, as a plain consumer sees it.
+#[derive(Debug, Clone)]
+struct StoryMessage {
+    key: String,
+    state_header: String,
+    story: Value,
+}
+
+/// Reads the stories topic from the start with a plain consumer (no group) until `done`
+/// holds for what was read, or the timeout.
+fn read_stories(
+    broker: &Tansu,
+    timeout: Duration,
+    done: impl Fn(&[StoryMessage]) -> bool,
+) -> Vec<StoryMessage> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "test-reader")
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .unwrap();
+    let deadline = Instant::now() + timeout;
+    let parts = loop {
+        let md = c.fetch_metadata(Some("tapio.stories"), Duration::from_secs(5));
+        if let Ok(md) = md
+            && let Some(t) = md.topics().first()
+            && !t.partitions().is_empty()
+        {
+            break t.partitions().len();
+        }
+        assert!(Instant::now() < deadline, "no stories topic");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..parts as i32 {
+        tpl.add_partition_offset("tapio.stories", p, Offset::Beginning)
+            .unwrap();
+    }
+    c.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    while !done(&out) && Instant::now() < deadline {
+        let Some(Ok(m)) = c.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let state_header = m
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == "tapio.state"))
+            .and_then(|h| h.value)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default();
+        out.push(StoryMessage {
+            key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+            state_header,
+            story: serde_json::from_slice(m.payload().unwrap()).unwrap(),
+        });
+    }
+    out
+}
+
+fn resolved(msgs: &[StoryMessage]) -> Vec<&Value> {
+    msgs.iter()
+        .filter(|m| m.story["state"] == "resolved")
+        .map(|m| &m.story)
+        .collect()
+}
+
+/// Every story of `expected` is on the topic resolved exactly once, equal to replay's,
+/// and no (story, state) pair is there twice.
+fn assert_same_stories(msgs: &[StoryMessage], expected: &BTreeMap<String, Value>) {
+    let mut pairs = BTreeSet::new();
+    for m in msgs {
+        assert_eq!(m.key, m.story["id"].as_str().unwrap(), "keyed by story id");
+        assert_eq!(m.state_header, m.story["state"].as_str().unwrap());
+        assert!(
+            pairs.insert((m.key.clone(), m.state_header.clone())),
+            "{} published twice as {}",
+            m.key,
+            m.state_header
+        );
+    }
+    let got: BTreeMap<String, Value> = resolved(msgs)
+        .into_iter()
+        .map(|s| (s["id"].as_str().unwrap().to_string(), s.clone()))
+        .collect();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "the stories replay tells"
+    );
+    for (id, want) in expected {
+        assert_eq!(&got[id], want, "story {id} differs from replay's");
+    }
+}
+
+/// Rows of the events table in the history, and how many distinct event ids.
+fn event_rows(data: &std::path::Path) -> (u64, u64) {
+    let out = Command::new(TAPIO)
+        .args([
+            "sql",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--format",
+            "csv",
+        ])
+        .arg("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM events")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8(out.stdout).unwrap();
+    let row = s.lines().nth(1).unwrap().to_string();
+    let (n, d) = row.split_once(',').unwrap();
+    (n.parse().unwrap(), d.parse().unwrap())
+}
+
+fn replay_events(capture: &str) -> u64 {
+    let out = Command::new(TAPIO)
+        .args(["replay", capture, "--output", "none", "--no-store"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let line = err
+        .lines()
+        .find(|l| l.contains("events →"))
+        .unwrap()
+        .to_string();
+    line.trim_start_matches("tapio: ")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn stories_through_kafka_equal_replay() {
+    let Some(broker) = Tansu::memory() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let expected = replay(SHOP, "shop");
+    assert_eq!(expected.len(), 3);
+    publish(&broker, SHOP, "shop", &[]);
+    let run = consume(&broker, dir.path(), &[]);
+    let msgs = read_stories(&broker, Duration::from_secs(90), |m| {
+        resolved(m).len() >= expected.len()
+    });
+    let err = stop(run);
+    assert_same_stories(&msgs, &expected);
+    // Each story was announced active before it resolved.
+    for id in expected.keys() {
+        let states: Vec<&str> = msgs
+            .iter()
+            .filter(|m| &m.key == id)
+            .map(|m| m.state_header.as_str())
+            .collect();
+        assert_eq!(states, ["active", "resolved"], "{id}");
+    }
+    assert!(err.contains("65 events"), "{err}");
+    let (rows, distinct) = event_rows(dir.path());
+    assert_eq!((rows, distinct), (65, 65));
+}
+
+#[test]
+fn engine_killed_mid_stream_and_a_producer_retry_double_nothing() {
+    let Some(broker) = Tansu::memory() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = replay(SHOP, "shop");
+    expected.extend(replay(INFRA, "infra"));
+    // Static membership: the restarted instance takes its partitions back at once (tansu,
+    // like a broker with a long session timeout, keeps a killed member's partitions).
+    let member = ["--kafka-option", "group.instance.id=tapio-0"];
+    publish(&broker, SHOP, "shop", &[]);
+    let mut run = consume(&broker, dir.path(), &member);
+    // Killed (no drain, no final commit) as soon as its first story is out.
+    read_stories(&broker, Duration::from_secs(90), |m| !m.is_empty());
+    run.kill().unwrap();
+    run.wait().unwrap();
+    // Meanwhile a producer retried: the same capture again, then a new one.
+    publish(&broker, SHOP, "shop", &[]);
+    publish(&broker, INFRA, "infra", &[]);
+    let run = consume(&broker, dir.path(), &member);
+    let msgs = read_stories(&broker, Duration::from_secs(120), |m| {
+        resolved(m).len() >= expected.len()
+    });
+    // Give a duplicate, if one were coming, the time to arrive.
+    std::thread::sleep(Duration::from_secs(3));
+    let err = stop(run);
+    let msgs = read_stories(&broker, Duration::from_secs(10), |m| m.len() >= msgs.len());
+    assert_same_stories(&msgs, &expected);
+    let skipped: u64 = err
+        .split([',', ';'])
+        .find_map(|p| p.trim().strip_suffix(" already on the topic"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary: {err}"));
+    assert!(
+        skipped > 0,
+        "the re-read capture's stories were recognised: {err}"
+    );
+    let (rows, distinct) = event_rows(dir.path());
+    let want = replay_events(SHOP) + replay_events(INFRA);
+    assert_eq!(
+        (rows, distinct),
+        (want, want),
+        "every event once in the history"
+    );
+}
+
+#[test]
+fn broker_restarted_mid_stream() {
+    let Some(moto) = Moto::start() else {
+        return;
+    };
+    let Some(mut broker) = Tansu::on_s3(&moto, "tansu") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = replay(SHOP, "shop");
+    expected.extend(replay(INFRA, "infra"));
+    let run = consume(&broker, dir.path(), &[]);
+    publish(&broker, SHOP, "shop", &[]);
+    read_stories(&broker, Duration::from_secs(90), |m| !m.is_empty());
+    broker.restart();
+    // The consumer reconnects by itself; the second capture goes through the new broker.
+    publish(&broker, INFRA, "infra", &[]);
+    let msgs = read_stories(&broker, Duration::from_secs(120), |m| {
+        resolved(m).len() >= expected.len()
+    });
+    let err = stop(run);
+    assert_same_stories(&msgs, &expected);
+    let (rows, distinct) = event_rows(dir.path());
+    let want = replay_events(SHOP) + replay_events(INFRA);
+    assert_eq!((rows, distinct), (want, want), "{err}");
+}
+
+#[test]
+fn two_instances_in_a_group_tell_the_same_stories_as_one() {
+    let Some(broker) = Tansu::memory() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = replay(SHOP, "shop");
+    expected.extend(replay(INFRA, "infra"));
+    // Two partitions; librdkafka's default partitioner puts key "shop" on 0 and "infra"
+    // on 1 (CRC32 of the key), so each instance gets one cluster.
+    let parts = ["--partitions", "2"];
+    let a = consume(&broker, dir.path(), &parts);
+    let b = consume(&broker, dir.path(), &parts);
+    // Both members joined before the data arrives (the group settles in a few seconds).
+    std::thread::sleep(Duration::from_secs(8));
+    publish(&broker, SHOP, "shop", &parts);
+    publish(&broker, INFRA, "infra", &parts);
+    let msgs = read_stories(&broker, Duration::from_secs(120), |m| {
+        resolved(m).len() >= expected.len()
+    });
+    let (ea, eb) = (stop(a), stop(b));
+    assert_same_stories(&msgs, &expected);
+    for err in [&ea, &eb] {
+        assert!(
+            !err.contains("tapio: 0 messages"),
+            "both instances took a partition:\n{ea}\n{eb}"
+        );
+    }
+}
