@@ -59,6 +59,8 @@ impl Publisher {
     pub fn new(cfg: &KafkaConfig) -> Result<Self> {
         let mut c = cfg.client();
         c.set("acks", "all")
+            // Retries neither reorder nor duplicate a partition's messages.
+            .set("enable.idempotence", "true")
             // Whole message sets are compressed by the client, and decompressed by any
             // consumer without it knowing: Arrow values stay plain IPC.
             .set("compression.type", "lz4")
