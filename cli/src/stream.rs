@@ -55,6 +55,7 @@ struct Counters {
 #[derive(Default)]
 struct Pending {
     events: Vec<RecordBatch>,
+    relations: Vec<tapio_schemas::Relation>,
     correlations: Vec<Correlation>,
     stories: Vec<Story>,
 }
@@ -113,8 +114,13 @@ impl Runtime {
         {
             c.engine.set_topology(&rel).await?;
             c.topology_version = v;
+            // The topology the stories were told against goes to the history too.
+            self.pending.relations.extend(rel.iter().cloned());
         }
-        Ok(c)
+        Ok(self
+            .clusters
+            .get_mut(name)
+            .context("cluster engine just created")?)
     }
 
     /// Publishes story state changes that are not on the topic yet, prints them.
@@ -210,9 +216,9 @@ impl Runtime {
     async fn flush(&mut self, source: &EventSource, sync: bool) -> anyhow::Result<()> {
         let p = std::mem::take(&mut self.pending);
         if let Some(dir) = &self.o.data_dir
-            && !(p.events.is_empty() && p.stories.is_empty())
+            && !(p.events.is_empty() && p.stories.is_empty() && p.relations.is_empty())
         {
-            crate::replay::store(dir, &p.events, &p.correlations, &[], &p.stories).await?;
+            crate::replay::store(dir, &p.events, &p.correlations, &p.relations, &p.stories).await?;
         }
         self.tracker.flushed();
         let clusters = &self.clusters;

@@ -15,6 +15,8 @@ use serde_json::Value;
 
 #[path = "support/servers.rs"]
 mod servers;
+#[allow(dead_code)] // json_lines is for the other live tests
+mod support;
 use servers::{Moto, Tansu};
 
 const SHOP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/shop-incident");
@@ -214,17 +216,11 @@ fn assert_same_stories(msgs: &[StoryMessage], expected: &BTreeMap<String, Value>
     }
 }
 
-/// Rows of the events table in the history, and how many distinct event ids.
-fn event_rows(data: &std::path::Path) -> (u64, u64) {
+/// The first row of a query over the history, as numbers.
+fn sql_numbers(data: &std::path::Path, query: &str) -> Vec<u64> {
+    let dir = data.to_str().unwrap();
     let out = Command::new(TAPIO)
-        .args([
-            "sql",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--format",
-            "csv",
-        ])
-        .arg("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM events")
+        .args(["sql", "--data-dir", dir, "--format", "csv", query])
         .output()
         .unwrap();
     assert!(
@@ -233,9 +229,19 @@ fn event_rows(data: &std::path::Path) -> (u64, u64) {
         String::from_utf8_lossy(&out.stderr)
     );
     let s = String::from_utf8(out.stdout).unwrap();
-    let row = s.lines().nth(1).unwrap().to_string();
-    let (n, d) = row.split_once(',').unwrap();
-    (n.parse().unwrap(), d.parse().unwrap())
+    s.lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+/// Rows of the events table in the history, and how many distinct event ids.
+fn event_rows(data: &std::path::Path) -> (u64, u64) {
+    let q = "SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM events";
+    let v = sql_numbers(data, q);
+    (v[0], v[1])
 }
 
 fn replay_events(capture: &str) -> u64 {
@@ -284,6 +290,85 @@ fn stories_through_kafka_equal_replay() {
     assert!(err.contains("65 events"), "{err}");
     let (rows, distinct) = event_rows(dir.path());
     assert_eq!((rows, distinct), (65, 65));
+    // The topology the stories were told against is in the history as well.
+    let topo = sql_numbers(
+        dir.path(),
+        "SELECT count(*) FROM topology WHERE cluster = 'shop'",
+    );
+    assert!(topo[0] > 0, "topology rows");
+}
+
+#[test]
+fn a_node_agent_sends_kernel_events_as_arrow() {
+    use tapio_schemas::wire;
+    let Some(broker) = Tansu::memory() else {
+        return;
+    };
+    let mut cmd = Command::new(TAPIO);
+    cmd.args([
+        "run",
+        "--collectors",
+        "ebpf",
+        "--probes",
+        "exit",
+        "--cluster",
+        "node-agent",
+    ])
+    .args(["--sink", &broker.url()]);
+    let Some(agent) = support::start_live(cmd) else {
+        return;
+    };
+    let status = Command::new("sh").args(["-c", "exit 3"]).status().unwrap();
+    assert_eq!(status.code(), Some(3));
+    let pid = agent.id().to_string();
+    // SIGTERM: the agent drains its batcher into the topic before it exits.
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = agent.wait_with_output().unwrap();
+    assert!(out.status.success());
+    // A plain consumer of the events topic: Arrow IPC values, keyed by the cluster.
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "test-events")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..3 {
+        tpl.add_partition_offset("tapio.events", p, Offset::Beginning)
+            .unwrap();
+    }
+    c.assign(&tpl).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut found = false;
+    while !found && Instant::now() < deadline {
+        let Some(Ok(m)) = c.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        assert_eq!(m.key(), Some(&b"node-agent"[..]));
+        let kind = m
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == wire::HEADER_KIND))
+            .and_then(|h| h.value);
+        assert_eq!(kind, Some(wire::KIND_EVENTS.as_bytes()));
+        let (_, batches) = wire::decode_ipc(m.payload().unwrap().to_vec()).unwrap();
+        for b in &batches {
+            found |= tapio_schemas::events_from_batch(b)
+                .unwrap()
+                .iter()
+                .any(|e| {
+                    e.event_type == "kernel.process_exit"
+                        && e.comm.as_deref() == Some("sh")
+                        && e.exit_code == Some(3)
+                        && e.cluster == "node-agent"
+                });
+        }
+    }
+    assert!(found, "the exit of `sh -c 'exit 3'` on the events topic");
 }
 
 #[test]
