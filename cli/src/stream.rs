@@ -117,10 +117,7 @@ impl Runtime {
             // The topology the stories were told against goes to the history too.
             self.pending.relations.extend(rel.iter().cloned());
         }
-        Ok(self
-            .clusters
-            .get_mut(name)
-            .context("cluster engine just created")?)
+        Ok(c)
     }
 
     /// Publishes story state changes that are not on the topic yet, prints them.
