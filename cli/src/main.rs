@@ -1,6 +1,7 @@
 //! The `tapio` command: replay a capture into stories, and query the stored history.
 
 mod collect;
+mod generate;
 mod impact;
 mod live;
 mod render;
@@ -73,6 +74,9 @@ enum Command {
         /// stories here: a running `tapio run --source kafka://…` tells them.
         #[arg(long)]
         sink: Option<String>,
+        /// Score the stories against ground-truth labels (`tapio generate` writes them).
+        #[arg(long)]
+        labels: Option<PathBuf>,
         #[command(flatten)]
         kafka: KafkaArgs,
     },
@@ -123,6 +127,38 @@ enum Command {
         kafka: KafkaArgs,
         #[command(flatten)]
         live: LiveArgs,
+    },
+    /// Generate a synthetic capture: a cluster with routine churn and injected incidents
+    /// (seeded, deterministic), plus the ground truth to score stories against.
+    Generate {
+        /// Seed: the same seed and settings give the same files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Kubernetes Events in total.
+        #[arg(long, default_value_t = 10_000)]
+        events: usize,
+        /// Incidents to inject (oom-killed, crashloop, image-pull, config-missing,
+        /// node-not-ready, unschedulable, probe-failure in turn).
+        #[arg(long, default_value_t = 14)]
+        incidents: usize,
+        /// Nodes.
+        #[arg(long, default_value_t = 20)]
+        nodes: usize,
+        /// Namespaces.
+        #[arg(long, default_value_t = 5)]
+        namespaces: usize,
+        /// Deployments per namespace.
+        #[arg(long, default_value_t = 10)]
+        deployments: usize,
+        /// Pods per Deployment.
+        #[arg(long, default_value_t = 3)]
+        replicas: usize,
+        /// Hours of event time the capture spans.
+        #[arg(long, default_value_t = 4)]
+        hours: i64,
+        /// Output folder: capture/ (what replay reads) and labels.json.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// What is affected if an object goes down: pods, workloads, Services (down or
     /// degraded), Ingresses, and callers of those Services. TARGET is KIND/NAME for
@@ -289,9 +325,11 @@ fn run() -> anyhow::Result<()> {
                 window_secs,
                 idle_timeout_secs,
                 sink,
+                labels,
                 kafka,
             } => {
                 let opts = replay::Options {
+                    labels,
                     paths,
                     output,
                     data_dir: store.dir(),
@@ -356,6 +394,30 @@ fn run() -> anyhow::Result<()> {
                 })
                 .await
             }
+            Command::Generate {
+                seed,
+                events,
+                incidents,
+                nodes,
+                namespaces,
+                deployments,
+                replicas,
+                hours,
+                out,
+            } => generate::run(
+                tapio_ingest::generate::Scenario {
+                    seed,
+                    events,
+                    incidents,
+                    nodes,
+                    namespaces,
+                    deployments,
+                    replicas,
+                    span_secs: hours * 3600,
+                    ..Default::default()
+                },
+                out,
+            ),
             Command::Impact {
                 target,
                 from,

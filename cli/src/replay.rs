@@ -31,6 +31,8 @@ pub struct Options {
     pub idle_timeout_secs: i64,
     /// Publish the capture to Kafka instead of running the engine here.
     pub sink: Option<tapio_ingest::kafka::KafkaConfig>,
+    /// Ground truth to score the stories against.
+    pub labels: Option<PathBuf>,
 }
 
 pub async fn run(o: Options) -> anyhow::Result<()> {
@@ -111,6 +113,11 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         )
         .await?;
         eprintln!("tapio: stored {written} new rows in {dir}");
+    }
+    if let Some(path) = &o.labels {
+        let labels = tapio_ingest::generate::read_labels(path).map_err(anyhow::Error::msg)?;
+        let score = tapio_ingest::generate::score::score(&labels, &stories);
+        eprintln!("tapio: accuracy against {}:\n{score}", path.display());
     }
     let st = engine.stats();
     let secs = elapsed.as_secs_f64().max(1e-9);

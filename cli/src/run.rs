@@ -99,17 +99,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let mut pending = Pending::default();
     let mut last_flush = Instant::now();
     let mut published = 0usize;
-    // Batches are cut in a task of their own: a half-built batch inside `select!` would
-    // be dropped (with its events) whenever another branch fires.
-    let (btx, mut batches) = tokio::sync::mpsc::channel(16);
-    let mut events = std::mem::replace(&mut c.events, tokio::sync::mpsc::channel(1).1);
-    let batcher = tokio::spawn(async move {
-        while let Some(b) = next_batch(&mut events, BatchPolicy::default()).await {
-            if btx.send(b).await.is_err() {
-                break;
-            }
-        }
-    });
+    let (mut batches, batcher) = batcher(&mut c);
     loop {
         let out = tokio::select! {
             b = batches.recv() => match b {
@@ -192,15 +182,7 @@ async fn run_to_kafka(o: Options, k: tapio_ingest::kafka::KafkaConfig) -> anyhow
     );
     let stop = live::stop_after(o.duration);
     tokio::pin!(stop);
-    let (btx, mut batches) = tokio::sync::mpsc::channel(16);
-    let mut events = std::mem::replace(&mut c.events, tokio::sync::mpsc::channel(1).1);
-    let batcher = tokio::spawn(async move {
-        while let Some(b) = next_batch(&mut events, BatchPolicy::default()).await {
-            if btx.send(b).await.is_err() {
-                break;
-            }
-        }
-    });
+    let (mut batches, batcher) = batcher(&mut c);
     let (mut sent, mut rows) = (0usize, 0usize);
     loop {
         tokio::select! {
@@ -231,6 +213,27 @@ async fn run_to_kafka(o: Options, k: tapio_ingest::kafka::KafkaConfig) -> anyhow
         k.events_topic
     );
     Ok(())
+}
+
+/// Takes the collectors' events and cuts them into batches in a task of its own: a
+/// half-built batch inside `select!` would be dropped (with its events) whenever another
+/// branch fires. The batches end once the collectors stopped and were drained.
+fn batcher(
+    c: &mut live::Collectors,
+) -> (
+    tokio::sync::mpsc::Receiver<RecordBatch>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (btx, batches) = tokio::sync::mpsc::channel(16);
+    let mut events = std::mem::replace(&mut c.events, tokio::sync::mpsc::channel(1).1);
+    let task = tokio::spawn(async move {
+        while let Some(b) = next_batch(&mut events, BatchPolicy::default()).await {
+            if btx.send(b).await.is_err() {
+                break;
+            }
+        }
+    });
+    (batches, task)
 }
 
 /// The next version of the topology, when there is a Kubernetes collector.

@@ -123,15 +123,15 @@ impl Runtime {
     /// Publishes story state changes that are not on the topic yet, prints them.
     async fn emit(&mut self, out: tapio_engine::Output) -> anyhow::Result<()> {
         for s in out.activated.iter().chain(out.stories.iter()) {
-            if self.log.published(s) {
+            let wrote = self
+                .publisher
+                .send_story_once(s, &self.log, 20)
+                .await
+                .with_context(|| format!("publishing story {}", s.id))?;
+            if !wrote {
                 self.n.duplicates += 1;
                 continue;
             }
-            self.publisher
-                .send_story(s)
-                .await
-                .with_context(|| format!("publishing story {}", s.id))?;
-            self.log.record(s);
             self.n.published += 1;
             match self.o.output {
                 Output::Json => {

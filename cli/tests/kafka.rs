@@ -124,9 +124,40 @@ fn stop(mut child: Child) -> String {
 /// One message of the stories topic, as a plain consumer sees it.
 #[derive(Debug, Clone)]
 struct StoryMessage {
+    /// (partition, offset), for the failure messages.
+    at: (i32, i64),
     key: String,
     state_header: String,
     story: Value,
+}
+
+/// A plain consumer (no group) of every partition of `topic`, from the start.
+fn reader(broker: &Tansu, topic: &str, deadline: Instant) -> BaseConsumer {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "test-reader")
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .unwrap();
+    let parts = loop {
+        let md = c.fetch_metadata(Some(topic), Duration::from_secs(5));
+        if let Ok(md) = md
+            && let Some(t) = md.topics().first()
+            && !t.partitions().is_empty()
+        {
+            break t.partitions().len();
+        }
+        assert!(Instant::now() < deadline, "no topic {topic}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..parts as i32 {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    c.assign(&tpl).unwrap();
+    c
 }
 
 /// Reads the stories topic from the start with a plain consumer (no group) until `done`
@@ -136,31 +167,8 @@ fn read_stories(
     timeout: Duration,
     done: impl Fn(&[StoryMessage]) -> bool,
 ) -> Vec<StoryMessage> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("group.id", "test-reader")
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "10")
-        .create()
-        .unwrap();
     let deadline = Instant::now() + timeout;
-    let parts = loop {
-        let md = c.fetch_metadata(Some("tapio.stories"), Duration::from_secs(5));
-        if let Ok(md) = md
-            && let Some(t) = md.topics().first()
-            && !t.partitions().is_empty()
-        {
-            break t.partitions().len();
-        }
-        assert!(Instant::now() < deadline, "no stories topic");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..parts as i32 {
-        tpl.add_partition_offset("tapio.stories", p, Offset::Beginning)
-            .unwrap();
-    }
-    c.assign(&tpl).unwrap();
+    let c = reader(broker, "tapio.stories", deadline);
     let mut out = Vec::new();
     while !done(&out) && Instant::now() < deadline {
         let Some(Ok(m)) = c.poll(Duration::from_millis(100)) else {
@@ -173,6 +181,7 @@ fn read_stories(
             .map(|v| String::from_utf8_lossy(v).into_owned())
             .unwrap_or_default();
         out.push(StoryMessage {
+            at: (m.partition(), m.offset()),
             key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
             state_header,
             story: serde_json::from_slice(m.payload().unwrap()).unwrap(),
@@ -197,9 +206,12 @@ fn assert_same_stories(msgs: &[StoryMessage], expected: &BTreeMap<String, Value>
         assert_eq!(m.state_header, m.story["state"].as_str().unwrap());
         assert!(
             pairs.insert((m.key.clone(), m.state_header.clone())),
-            "{} published twice as {}",
+            "{} published twice as {}: {:?}",
             m.key,
-            m.state_header
+            m.state_header,
+            msgs.iter()
+                .map(|m| (m.at, &m.key[..8], &m.state_header))
+                .collect::<Vec<_>>()
         );
     }
     let got: BTreeMap<String, Value> = resolved(msgs)
@@ -332,18 +344,8 @@ fn a_node_agent_sends_kernel_events_as_arrow() {
     let out = agent.wait_with_output().unwrap();
     assert!(out.status.success());
     // A plain consumer of the events topic: Arrow IPC values, keyed by the cluster.
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("group.id", "test-events")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..3 {
-        tpl.add_partition_offset("tapio.events", p, Offset::Beginning)
-            .unwrap();
-    }
-    c.assign(&tpl).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
+    let c = reader(&broker, "tapio.events", deadline);
     let mut found = false;
     while !found && Instant::now() < deadline {
         let Some(Ok(m)) = c.poll(Duration::from_millis(100)) else {

@@ -7,6 +7,7 @@ pub mod batch;
 pub mod cgroup;
 pub mod ebpf;
 pub mod error;
+pub mod generate;
 pub mod journald;
 pub mod k8s;
 pub mod kafka;

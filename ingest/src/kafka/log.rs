@@ -1,12 +1,16 @@
-//! Reading a whole topic without a consumer group (the stories and topology logs).
+//! Reading a whole topic without a consumer group, from the start and then as it grows
+//! (the stories and topology logs).
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
+use tracing::warn;
 
-use super::{KafkaError, Result};
+use super::{KafkaConfig, KafkaError, Result};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -16,11 +20,70 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| KafkaError::Timeout(format!("metadata task: {e}")))?
 }
 
+/// A background reader of every partition of one topic.
+pub(crate) struct Tail {
+    consumer: Arc<StreamConsumer>,
+    topic: String,
+    /// Next offset per partition handed to the callback.
+    positions: Arc<Mutex<HashMap<i32, i64>>>,
+}
+
+impl Tail {
+    /// Assigns every partition of `topic` from the beginning and hands each message to
+    /// `on_message`, in a task of its own.
+    pub(crate) async fn start(
+        cfg: &KafkaConfig,
+        topic: &str,
+        mut on_message: impl FnMut(&BorrowedMessage<'_>) + Send + 'static,
+    ) -> Result<Self> {
+        let consumer: Arc<StreamConsumer> = Arc::new(cfg.reader().create()?);
+        assign_all(&consumer, topic).await?;
+        let positions = Arc::new(Mutex::new(HashMap::new()));
+        let (c, pos, t) = (consumer.clone(), positions.clone(), topic.to_string());
+        tokio::spawn(async move {
+            loop {
+                match c.recv().await {
+                    Ok(m) => {
+                        on_message(&m);
+                        if let Ok(mut p) = pos.lock() {
+                            p.insert(m.partition(), m.offset() + 1);
+                        }
+                    }
+                    Err(e) => {
+                        warn!(error = %e, topic = %t, "Reading failed; retrying.");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            }
+        });
+        Ok(Tail {
+            consumer,
+            topic: topic.to_string(),
+            positions,
+        })
+    }
+
+    /// Waits until everything the topic held when called has been handed over.
+    pub(crate) async fn catch_up(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let positions = self.positions.lock().map(|p| p.clone()).unwrap_or_default();
+            if caught_up(&self.consumer, &self.topic, &positions).await? {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(KafkaError::Timeout(format!(
+                    "reading {} took over {timeout:?}",
+                    self.topic
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 /// Assigns every partition of `topic`, from the beginning.
-pub(crate) async fn assign_all(
-    consumer: &std::sync::Arc<StreamConsumer>,
-    topic: &str,
-) -> Result<()> {
+async fn assign_all(consumer: &Arc<StreamConsumer>, topic: &str) -> Result<()> {
     let (c, t) = (consumer.clone(), topic.to_string());
     let n = blocking(move || {
         let md = c.fetch_metadata(Some(&t), TIMEOUT)?;
@@ -46,8 +109,8 @@ pub(crate) async fn assign_all(
 
 /// Whether `positions` (next offset read per partition) reached the end of every
 /// partition of `topic`.
-pub(crate) async fn caught_up(
-    consumer: &std::sync::Arc<StreamConsumer>,
+async fn caught_up(
+    consumer: &Arc<StreamConsumer>,
     topic: &str,
     positions: &HashMap<i32, i64>,
 ) -> Result<bool> {

@@ -19,6 +19,11 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(120);
 #[derive(Clone)]
 pub struct Publisher {
     producer: FutureProducer,
+    /// Stories go through a producer that never retries by itself: a retry after a
+    /// broker restart can write a story twice when the broker lost its idempotence
+    /// state, so the caller checks the stories topic before sending again
+    /// ([`Publisher::send_story_once`]).
+    stories: FutureProducer,
     cfg: KafkaConfig,
 }
 
@@ -73,8 +78,18 @@ impl Publisher {
         for (k, v) in &cfg.extra {
             c.set(k, v);
         }
+        let mut once = cfg.client();
+        once.set("acks", "all")
+            .set("enable.idempotence", "false")
+            .set("message.send.max.retries", "0")
+            .set("linger.ms", "0")
+            .set("message.timeout.ms", "30000");
+        for (k, v) in &cfg.extra {
+            once.set(k, v);
+        }
         Ok(Publisher {
             producer: c.create()?,
+            stories: once.create()?,
             cfg: cfg.clone(),
         })
     }
@@ -90,7 +105,12 @@ impl Publisher {
             .key(key)
             .payload(payload)
             .headers(headers);
-        match self.producer.send(record, DELIVERY_TIMEOUT).await {
+        let producer = if topic == self.cfg.stories_topic {
+            &self.stories
+        } else {
+            &self.producer
+        };
+        match producer.send(record, DELIVERY_TIMEOUT).await {
             Ok(d) => Ok(Stored {
                 partition: d.partition,
                 offset: d.offset,
@@ -143,7 +163,41 @@ impl Publisher {
         self.send(&self.cfg.events_topic, cluster, &[], h).await
     }
 
-    /// Sends one story (a state change) as JSON, keyed by its id.
+    /// Publishes one story (a state change) unless `log` shows it is on the topic
+    /// already; returns whether this call wrote it. A failed send is not blindly
+    /// repeated: the broker may have stored it before failing to answer, so the stories
+    /// topic is read up to its end first, and the story is sent again only if it is
+    /// not there. Stops on a fatal error, or after `attempts` failed sends.
+    pub async fn send_story_once(
+        &self,
+        story: &Story,
+        log: &super::StoryLog,
+        attempts: usize,
+    ) -> Result<bool> {
+        let mut tries = 0;
+        loop {
+            if log.published(story) {
+                return Ok(false);
+            }
+            match self.send_story(story).await {
+                Ok(_) => {
+                    log.record(story);
+                    return Ok(true);
+                }
+                Err(e) if e.is_fatal() || tries + 1 >= attempts => return Err(e),
+                Err(e) => {
+                    tries += 1;
+                    tracing::warn!(error = %e, story = %story.id, "Publishing a story failed; checking the topic before sending again.");
+                    tokio::time::sleep(Duration::from_millis(200 * tries as u64)).await;
+                    // An error here (broker still down) just means another round.
+                    let _ = log.catch_up(Duration::from_secs(30)).await;
+                }
+            }
+        }
+    }
+
+    /// Sends one story (a state change) as JSON, keyed by its id: one attempt (see
+    /// [`Publisher::send_story_once`]).
     pub async fn send_story(&self, story: &Story) -> Result<Stored> {
         let json = serde_json::to_vec(story).map_err(|e| KafkaError::Encode(e.to_string()))?;
         let h = headers(

@@ -3,15 +3,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rdkafka::consumer::StreamConsumer;
 use rdkafka::message::Message;
 use tapio_schemas::Story;
-use tracing::warn;
 
-use super::log::{assign_all, caught_up};
-use super::{KafkaConfig, KafkaError, Result};
+use super::log::Tail;
+use super::{KafkaConfig, Result};
 
 fn rank(state: &str) -> u8 {
     match state {
@@ -27,8 +25,6 @@ struct Seen {
     stories: HashMap<String, (u8, i64)>,
     /// Event id → ids of stories that hold it.
     events: HashMap<String, Vec<String>>,
-    /// Next offset per partition read so far.
-    positions: HashMap<i32, i64>,
     /// Messages that were not stories.
     unreadable: u64,
 }
@@ -81,63 +77,30 @@ impl Seen {
 /// story states it holds.
 pub struct StoryLog {
     seen: Arc<Mutex<Seen>>,
-    consumer: Arc<StreamConsumer>,
-    topic: String,
+    tail: Tail,
 }
 
 impl StoryLog {
     /// Starts reading the stories topic in the background.
     pub async fn start(cfg: &KafkaConfig) -> Result<Self> {
-        let consumer: Arc<StreamConsumer> = Arc::new(cfg.reader().create()?);
-        assign_all(&consumer, &cfg.stories_topic).await?;
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let (c, s) = (consumer.clone(), seen.clone());
-        tokio::spawn(async move {
-            loop {
-                let m = match c.recv().await {
-                    Ok(m) => m,
-                    Err(e) => {
-                        warn!(error = %e, "Reading the stories topic failed; retrying.");
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        continue;
-                    }
-                };
-                let story: Option<Story> = m.payload().and_then(|p| serde_json::from_slice(p).ok());
-                let Ok(mut seen) = s.lock() else { break };
-                seen.positions.insert(m.partition(), m.offset() + 1);
+        let s = seen.clone();
+        let tail = Tail::start(cfg, &cfg.stories_topic, move |m| {
+            let story: Option<Story> = m.payload().and_then(|p| serde_json::from_slice(p).ok());
+            if let Ok(mut seen) = s.lock() {
                 match story {
                     Some(st) => seen.record(&st),
                     None => seen.unreadable += 1,
                 }
             }
-        });
-        Ok(StoryLog {
-            seen,
-            consumer,
-            topic: cfg.stories_topic.clone(),
         })
+        .await?;
+        Ok(StoryLog { seen, tail })
     }
 
     /// Waits until everything the topic held when called has been read.
     pub async fn catch_up(&self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let positions = self
-                .seen
-                .lock()
-                .map(|s| s.positions.clone())
-                .unwrap_or_default();
-            if caught_up(&self.consumer, &self.topic, &positions).await? {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(KafkaError::Timeout(format!(
-                    "reading {} back took over {timeout:?}",
-                    self.topic
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.tail.catch_up(timeout).await
     }
 
     /// Whether this story, in this state (or further), is already on the topic.
