@@ -3,8 +3,10 @@
 --   ...", "Startup probe failed: ..." and `Killing` "Container c failed liveness probe, will
 --   be restarted" (pkg/kubelet/prober).
 -- Evidence weight: a restart for a failed liveness/startup probe is conclusive; a failing
---   probe seen 5+ times is conclusive; fewer is weak (0.2), so a blip that recovers by itself
---   never makes a story.
+--   probe seen 5+ times at a sustained rate (on average at least once per 5 minutes between
+--   the Event's first and last timestamps) is conclusive; fewer, or blips spread over hours
+--   that the kubelet's event correlator folded into one Event's count, are weak (0.2), so a
+--   blip that recovers by itself never makes a story.
 -- Subject: the workload.
 SELECT event_id,
        COALESCE(workload_kind, object_kind) AS subject_kind,
@@ -17,7 +19,10 @@ SELECT event_id,
        END AS reason,
        CASE
          WHEN reason = 'Killing' THEN 1.0
-         WHEN count >= 5 THEN 1.0
+         WHEN count >= 5
+              AND (attributes['last_timestamp'] IS NULL
+                   OR to_unixtime(to_timestamp(attributes['last_timestamp'])) - to_unixtime(event_time) <= count * 300)
+           THEN 1.0
          ELSE 0.2
        END AS weight
 FROM events

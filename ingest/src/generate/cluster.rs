@@ -58,6 +58,9 @@ pub struct Cluster {
     /// not counted as routine noise).
     pub touched: HashSet<String>,
     ids: u64,
+    /// (namespace, kind, name, reason, message) → index in `events`: the kubelet's event
+    /// correlator bumps the count of an Event it already wrote instead of writing another.
+    seen: std::collections::HashMap<(String, String, String, String, String), usize>,
 }
 
 /// RFC 3339 of `secs` since the epoch.
@@ -117,6 +120,7 @@ impl Cluster {
             events: Vec::new(),
             touched: HashSet::new(),
             ids: 0,
+            seen: Default::default(),
         }
     }
 
@@ -134,7 +138,8 @@ impl Cluster {
         )
     }
 
-    /// Writes an Event; returns its uid.
+    /// Writes an Event, or bumps the count of the same Event written before (same object,
+    /// reason and message, as the event correlator does); returns its uid.
     #[allow(clippy::too_many_arguments)]
     pub fn event(
         &mut self,
@@ -148,6 +153,30 @@ impl Cluster {
         (component, host): (&str, &str),
         field_path: Option<&str>,
     ) -> String {
+        let key = (
+            ns.to_string(),
+            kind.to_string(),
+            name.to_string(),
+            reason.to_string(),
+            message.to_string(),
+        );
+        if let Some(&i) = self.seen.get(&key) {
+            let e = &mut self.events[i];
+            let n = e["count"].as_i64().unwrap_or(1) + count;
+            e["count"] = json!(n);
+            if ts(first) < e["firstTimestamp"].as_str().unwrap_or_default().to_string() {
+                e["firstTimestamp"] = json!(ts(first));
+                e["metadata"]["creationTimestamp"] = json!(ts(first));
+            }
+            if ts(last) > e["lastTimestamp"].as_str().unwrap_or_default().to_string() {
+                e["lastTimestamp"] = json!(ts(last));
+            }
+            return e["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+        }
+        self.seen.insert(key, self.events.len());
         let uid = self.uid();
         let mut involved = json!({"kind": kind, "name": name, "uid": stable_id(&[kind, ns, name])});
         if !ns.is_empty() {

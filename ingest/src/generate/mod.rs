@@ -132,12 +132,14 @@ pub fn generate(s: &Scenario) -> Result<Generated, String> {
         let label = incidents::inject(&mut c, &mut rng, i, *d, at);
         labels.incidents.push(label);
     }
-    // Routine churn fills the rest.
-    let routine = s.events.saturating_sub(c.events.len());
+    // Routine churn fills the rest (repeats of an Event bump its count, so this draws
+    // until enough distinct Events exist, within a bound).
     let start_routine = c.events.len();
-    for _ in 0..routine {
+    let mut draws = 0;
+    while c.events.len() < s.events && draws < 20 * s.events {
         let at = c.start + rng.random_range(0..s.span_secs);
         c.routine_event(&mut rng, at);
+        draws += 1;
     }
     let touched = c.touched.clone();
     for e in &c.events[start_routine..] {
