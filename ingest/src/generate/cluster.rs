@@ -164,11 +164,11 @@ impl Cluster {
             let e = &mut self.events[i];
             let n = e["count"].as_i64().unwrap_or(1) + count;
             e["count"] = json!(n);
-            if ts(first) < e["firstTimestamp"].as_str().unwrap_or_default().to_string() {
+            if ts(first).as_str() < e["firstTimestamp"].as_str().unwrap_or_default() {
                 e["firstTimestamp"] = json!(ts(first));
                 e["metadata"]["creationTimestamp"] = json!(ts(first));
             }
-            if ts(last) > e["lastTimestamp"].as_str().unwrap_or_default().to_string() {
+            if ts(last).as_str() > e["lastTimestamp"].as_str().unwrap_or_default() {
                 e["lastTimestamp"] = json!(ts(last));
             }
             return e["metadata"]["uid"]
