@@ -68,6 +68,9 @@ struct Runtime {
     clusters: HashMap<String, Cluster>,
     ended: HashSet<String>,
     tracker: OffsetTracker,
+    /// Next offset to read per partition (of any cluster): whether a quiet cluster is
+    /// idle is asked against it.
+    next_offsets: HashMap<i32, i64>,
     pending: Pending,
     n: Counters,
     out: std::io::BufWriter<std::io::Stdout>,
@@ -187,18 +190,30 @@ impl Runtime {
         }
         self.tracker
             .received(r.partition, r.offset, &r.cluster, newest);
+        self.next_offsets.insert(r.partition, r.offset + 1);
         Ok(())
     }
 
-    /// Event time keeps moving while a cluster is quiet: after 2 s without a batch, its
-    /// watermark advances with the wall clock from its newest event. Historical captures
-    /// are unaffected while they stream (event time alone decides), and end with their
+    /// Event time keeps moving while a cluster is quiet: after 2 s without a batch, and
+    /// once the broker confirms its partition has nothing more to read, its watermark
+    /// advances with the wall clock from its newest event. A stall (a broker restart, a
+    /// slow fetch) is not quiet: its events are still coming, and closing their windows
+    /// early would make them late. Historical captures are unaffected while they stream
+    /// (event time alone decides), and end with their
     /// end-of-capture marker.
-    async fn idle(&mut self) -> anyhow::Result<()> {
+    async fn idle(&mut self, source: &EventSource) -> anyhow::Result<()> {
         let mut outs = Vec::new();
         for c in self.clusters.values_mut() {
             let quiet = c.last_arrival.elapsed();
-            if quiet >= Duration::from_secs(2) && c.max_time > i64::MIN {
+            if quiet >= Duration::from_secs(2)
+                && c.max_time > i64::MIN
+                && source
+                    .at_end(
+                        c.partition,
+                        self.next_offsets.get(&c.partition).copied().unwrap_or(0),
+                    )
+                    .await
+            {
                 let now = c.max_time.saturating_add(quiet.as_nanos() as i64);
                 outs.push(c.engine.tick(now).await?);
             }
@@ -249,6 +264,7 @@ impl Runtime {
                 // Their new owner rebuilds the state from the committed offsets.
                 self.clusters.retain(|_, c| !parts.contains(&c.partition));
                 for p in parts {
+                    self.next_offsets.remove(&p);
                     self.tracker.revoke(p);
                 }
             }
@@ -287,6 +303,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         clusters: HashMap::new(),
         ended: HashSet::new(),
         tracker: OffsetTracker::default(),
+        next_offsets: HashMap::new(),
         pending: Pending::default(),
         n: Counters::default(),
         out: std::io::BufWriter::new(std::io::stdout()),
@@ -307,7 +324,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
                 Err(e) => return Err(e).context("consuming events"),
             },
             _ = tick.tick() => {
-                rt.idle().await?;
+                rt.idle(&source).await?;
                 if last_flush.elapsed() >= flush_every {
                     rt.flush(&source, false).await?;
                     last_flush = Instant::now();

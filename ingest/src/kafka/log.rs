@@ -14,7 +14,9 @@ use super::{KafkaConfig, KafkaError, Result};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| KafkaError::Timeout(format!("metadata task: {e}")))?

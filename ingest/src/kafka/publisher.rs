@@ -167,7 +167,7 @@ impl Publisher {
     /// already; returns whether this call wrote it. A failed send is not blindly
     /// repeated: the broker may have stored it before failing to answer, so the stories
     /// topic is read up to its end first, and the story is sent again only if it is
-    /// not there. Stops on a fatal error, or after `attempts` failed sends.
+    /// not there. Stops on a fatal error, or after `attempts` failed sends or reads.
     pub async fn send_story_once(
         &self,
         story: &Story,
@@ -186,11 +186,20 @@ impl Publisher {
                 }
                 Err(e) if e.is_fatal() || tries + 1 >= attempts => return Err(e),
                 Err(e) => {
-                    tries += 1;
                     tracing::warn!(error = %e, story = %story.id, "Publishing a story failed; checking the topic before sending again.");
-                    tokio::time::sleep(Duration::from_millis(200 * tries as u64)).await;
-                    // An error here (broker still down) just means another round.
-                    let _ = log.catch_up(Duration::from_secs(30)).await;
+                    // The failed send may still have been written: send again only once
+                    // the topic has been read to its end (the broker may still be down).
+                    loop {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(200 * tries as u64)).await;
+                        match log.catch_up(Duration::from_secs(30)).await {
+                            Ok(()) => break,
+                            Err(e) if e.is_fatal() || tries + 1 >= attempts => return Err(e),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "Reading the stories topic back failed; retrying.")
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use arrow::buffer::Buffer;
@@ -80,7 +81,7 @@ impl ConsumerContext for GroupContext {
 /// A member of a consumer group on the events topic. Offsets are committed only by
 /// [`EventSource::commit`], never automatically.
 pub struct EventSource {
-    consumer: StreamConsumer<GroupContext>,
+    consumer: Arc<StreamConsumer<GroupContext>>,
     topic: String,
     changes: Arc<Mutex<Vec<Assignment>>>,
 }
@@ -109,7 +110,7 @@ impl EventSource {
         })?;
         consumer.subscribe(&[&cfg.events_topic])?;
         Ok(EventSource {
-            consumer,
+            consumer: Arc::new(consumer),
             topic: cfg.events_topic.clone(),
             changes,
         })
@@ -158,6 +159,19 @@ impl EventSource {
             cluster,
             body,
         })
+    }
+
+    /// Whether `next` (the next offset this member will read from `partition`) is the end
+    /// of the partition, as the broker says now. False when the broker cannot say (down,
+    /// restarting, slow): a quiet stream counts as idle only when the broker confirms
+    /// there is nothing more to read, not merely because nothing arrived for a while.
+    pub async fn at_end(&self, partition: i32, next: i64) -> bool {
+        let (c, t) = (self.consumer.clone(), self.topic.clone());
+        let marks = super::log::blocking(move || {
+            Ok(c.fetch_watermarks(&t, partition, Duration::from_secs(1))?)
+        })
+        .await;
+        matches!(marks, Ok((_, high)) if next >= high)
     }
 
     /// Commits `partition → next offset to read`. `sync` waits for the broker (at
