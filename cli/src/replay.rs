@@ -43,6 +43,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     };
     let paths = o.paths.clone();
     let capture = tokio::task::spawn_blocking(move || read_paths(&paths, &ropts)).await??;
+    let read = started.elapsed();
     let s = &capture.summary;
     for p in s.problems.iter().take(20) {
         eprintln!("tapio: rejected {p}");
@@ -69,12 +70,15 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let mut correlations = Vec::new();
     let mut event_batches = Vec::new();
     let total = capture.events.len();
+    let mut to_arrow = std::time::Duration::ZERO;
     for (n, chunk) in capture.events.chunks(BATCH_ROWS).enumerate() {
+        let t = Instant::now();
         let mut b = EventBatchBuilder::new();
         for e in chunk {
             b.append(e);
         }
         let batch = b.finish();
+        to_arrow += t.elapsed();
         event_batches.push(batch.clone());
         let out = engine.push(batch).await?;
         stories.extend(out.stories);
@@ -121,6 +125,12 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     }
     let st = engine.stats();
     let secs = elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "tapio: stages: read capture {:.3}s, to Arrow {:.3}s; engine: {}",
+        read.as_secs_f64(),
+        to_arrow.as_secs_f64(),
+        engine.stage_times()
+    );
     eprintln!(
         "tapio: {} events → {} stories ({} candidate incidents below threshold, {} late events dropped) in {:.2}s, {:.0} events/s",
         st.events,

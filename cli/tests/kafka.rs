@@ -289,6 +289,7 @@ fn stories_through_kafka_equal_replay() {
         resolved(m).len() >= expected.len()
     });
     let err = stop(run);
+    eprintln!("tapio run's stderr:\n{err}");
     assert_same_stories(&msgs, &expected);
     // Each story was announced active before it resolved.
     for id in expected.keys() {
@@ -400,6 +401,7 @@ fn engine_killed_mid_stream_and_a_producer_retry_double_nothing() {
     // Give a duplicate, if one were coming, the time to arrive.
     std::thread::sleep(Duration::from_secs(3));
     let err = stop(run);
+    eprintln!("tapio run's stderr:\n{err}");
     let msgs = read_stories(&broker, Duration::from_secs(10), |m| m.len() >= msgs.len());
     assert_same_stories(&msgs, &expected);
     let skipped: u64 = err
@@ -441,6 +443,7 @@ fn broker_restarted_mid_stream() {
         resolved(m).len() >= expected.len()
     });
     let err = stop(run);
+    eprintln!("tapio run's stderr:\n{err}");
     assert_same_stories(&msgs, &expected);
     let (rows, distinct) = event_rows(dir.path());
     let want = replay_events(SHOP) + replay_events(INFRA);
@@ -468,6 +471,7 @@ fn two_instances_in_a_group_tell_the_same_stories_as_one() {
         resolved(m).len() >= expected.len()
     });
     let (ea, eb) = (stop(a), stop(b));
+    eprintln!("tapio runs' stderr:\n{ea}\n{eb}");
     assert_same_stories(&msgs, &expected);
     for err in [&ea, &eb] {
         assert!(

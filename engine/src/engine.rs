@@ -1,5 +1,7 @@
 //! The streaming engine: push event batches, get stories as incidents close.
 
+use std::time::{Duration, Instant};
+
 use arrow::array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray};
 use arrow::compute::filter_record_batch;
 use tapio_schemas::rows::to_batch;
@@ -71,6 +73,57 @@ pub struct EngineStats {
     pub stories: u64,
     /// Incidents closed with too little evidence to publish (e.g. a probe blip).
     pub below_threshold: u64,
+    /// Most event rows held at once for the window and its look-back.
+    pub peak_retained_rows: u64,
+}
+
+/// Where the engine's time went, per stage: wall time summed over all windows, so the
+/// slow stage of a run is visible (`tapio replay` prints it; the engine bench reports it).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct StageTimes {
+    /// Dropping late rows and retaining batches for the look-back.
+    pub retain: Duration,
+    /// Cutting a window out of the retained rows, and the routine-row prefilter.
+    pub prefilter: Duration,
+    /// Planning and running the pattern SQL over the window.
+    pub patterns: Duration,
+    /// Grouping signals into incidents.
+    pub incidents: Duration,
+    /// The context query (every event of the open incidents).
+    pub context: Duration,
+    /// Assembling stories (root cause, blast radius, timeline) and closing incidents.
+    pub stories: Duration,
+}
+
+impl StageTimes {
+    /// All stages.
+    pub fn total(&self) -> Duration {
+        self.retain + self.prefilter + self.patterns + self.incidents + self.context + self.stories
+    }
+}
+
+impl std::fmt::Display for StageTimes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let total = self.total().as_secs_f64().max(1e-9);
+        let parts = [
+            ("retain", self.retain),
+            ("prefilter", self.prefilter),
+            ("patterns", self.patterns),
+            ("incidents", self.incidents),
+            ("context", self.context),
+            ("stories", self.stories),
+        ];
+        for (i, (name, d)) in parts.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(
+                f,
+                "{sep}{name} {:.3}s ({:.0}%)",
+                d.as_secs_f64(),
+                100.0 * d.as_secs_f64() / total
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// The engine. Feed batches in roughly event-time order (late rows within the look-back
@@ -92,6 +145,7 @@ pub struct Engine {
     /// Event-time range (min, max) of events not yet evaluated by a window.
     pending: Option<(i64, i64)>,
     stats: EngineStats,
+    times: StageTimes,
 }
 
 impl Engine {
@@ -117,6 +171,7 @@ impl Engine {
             max_time: None,
             pending: None,
             stats: EngineStats::default(),
+            times: StageTimes::default(),
         })
     }
 
@@ -153,6 +208,11 @@ impl Engine {
         &self.stats
     }
 
+    /// Time spent per stage so far.
+    pub fn stage_times(&self) -> &StageTimes {
+        &self.times
+    }
+
     /// The event time before which no event is held any more: every older event is out
     /// of the look-back and in no open incident, so its effects are final (published or
     /// dropped). A transport may acknowledge input whose events are all older than this
@@ -186,11 +246,18 @@ impl Engine {
     /// Adds a batch of events (UnifiedEvent schema); returns stories of incidents that
     /// the advancing watermark closed.
     pub async fn push(&mut self, batch: RecordBatch) -> Result<Output> {
+        let t = Instant::now();
         let batch = self.drop_late(batch)?;
-        let Some((lo, hi)) = self.retained.push(batch.clone())? else {
+        let retained = self.retained.push(batch.clone())?;
+        self.times.retain += t.elapsed();
+        let Some((lo, hi)) = retained else {
             return Ok(Output::default());
         };
         self.stats.events += batch.num_rows() as u64;
+        self.stats.peak_retained_rows = self
+            .stats
+            .peak_retained_rows
+            .max(self.retained.rows() as u64);
         self.pending = Some(
             self.pending
                 .map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))),
@@ -261,6 +328,7 @@ impl Engine {
         self.stats.windows += 1;
         let from = end - self.size() - self.lookback();
         if let Some((lo, hi)) = self.pending.filter(|(lo, _)| *lo < end) {
+            let t = Instant::now();
             self.pending = match self.retained.next_time(end)? {
                 Some(next) if hi >= end => Some((next.max(lo), hi)),
                 _ => None,
@@ -268,7 +336,9 @@ impl Engine {
             self.stats.windows_evaluated += 1;
             let data = self.retained.range(from, end)?;
             self.runner.set_events(data).await?;
+            let t = self.lap(t, |s| &mut s.prefilter);
             let signals = self.runner.signals().await?;
+            let t = self.lap(t, |s| &mut s.patterns);
             let found = signals.len();
             self.stats.signals += self.incidents.add(signals) as u64;
             let keys: Vec<(String, &'static str, String)> = self
@@ -280,6 +350,7 @@ impl Engine {
                         .map(|(t, k)| (i.id.clone(), t, k))
                 })
                 .collect();
+            let t = self.lap(t, |s| &mut s.incidents);
             for b in self.runner.context(&keys).await? {
                 let ids = b
                     .column_by_name("story_id")
@@ -289,6 +360,7 @@ impl Engine {
                     self.incidents.add_event(ids.value(i), e);
                 }
             }
+            self.lap(t, |s| &mut s.context);
             debug!(
                 window_end = end,
                 found,
@@ -296,15 +368,25 @@ impl Engine {
                 "Window evaluated."
             );
         }
+        let t = Instant::now();
         let closed = self
             .incidents
             .close_before(end - self.cfg.idle_timeout_secs * NS);
         let mut out = self.publish(closed);
         out.activated = self.activate();
+        let t = self.lap(t, |s| &mut s.stories);
         self.retained.evict(from);
         self.evicted_before = Some(self.evicted_before.map_or(from, |e| e.max(from)));
         self.incidents.forget_before(from);
+        self.lap(t, |s| &mut s.retain);
         Ok(out)
+    }
+
+    /// Adds the time since `t` to one stage; returns now.
+    fn lap(&mut self, t: Instant, stage: impl FnOnce(&mut StageTimes) -> &mut Duration) -> Instant {
+        let now = Instant::now();
+        *stage(&mut self.times) += now - t;
+        now
     }
 
     /// Open incidents that crossed the threshold: their first `active` story.
@@ -356,8 +438,10 @@ impl Engine {
                     .await?,
             );
         }
+        let t = Instant::now();
         let closed = self.incidents.close_all();
         out.extend(self.publish(closed));
+        self.lap(t, |s| &mut s.stories);
         Ok(out)
     }
 }

@@ -16,7 +16,7 @@ pub mod story;
 pub mod window;
 
 pub use config::EngineConfig;
-pub use engine::{Engine, EngineStats, Output};
+pub use engine::{Engine, EngineStats, Output, StageTimes};
 
 /// Errors of the engine.
 #[derive(Debug, thiserror::Error)]
