@@ -199,7 +199,7 @@ impl Engine {
             }
         }
         let batch = to_batch(topology_schema(), relations)?;
-        self.runner.set_topology(vec![batch]).await;
+        self.runner.set_topology(vec![batch]);
         Ok(())
     }
 
@@ -335,7 +335,7 @@ impl Engine {
             };
             self.stats.windows_evaluated += 1;
             let data = self.retained.range(from, end)?;
-            self.runner.set_events(data).await?;
+            self.runner.set_events(data)?;
             let t = self.lap(t, |s| &mut s.prefilter);
             let signals = self.runner.signals().await?;
             let t = self.lap(t, |s| &mut s.patterns);

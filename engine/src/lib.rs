@@ -13,6 +13,7 @@ pub mod runner;
 pub mod sql;
 pub mod store;
 pub mod story;
+pub mod swap_table;
 pub mod window;
 
 pub use config::EngineConfig;

@@ -1,7 +1,7 @@
 //! Runs the pattern library and the story-context query over one window with
-//! DataFusion. The SQL is parsed and optimised once; each window swaps the data in the
-//! registered tables and builds fresh physical plans (plans carry execution state, so
-//! one is never re-executed).
+//! DataFusion. The SQL is planned once, down to physical plans over [`SwapTable`]s; each
+//! window swaps the tables' rows and runs a copy of each plan with its execution state
+//! reset (a plan carries state, so one is never re-executed as is).
 
 use std::sync::Arc;
 
@@ -9,13 +9,13 @@ use arrow::array::{Array, Float64Array, RecordBatch, StringArray, TimestampNanos
 use arrow::compute::filter_record_batch;
 use arrow::compute::kernels::cmp::neq;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::catalog::MemTable;
-use datafusion::logical_expr::LogicalPlan;
-use datafusion::physical_plan::collect;
+use datafusion::physical_plan::execution_plan::reset_plan_states;
+use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tapio_schemas::{as_strings, event_schema, topology_schema};
 
 use crate::patterns::PATTERNS;
+use crate::swap_table::SwapTable;
 use crate::{Error, Result};
 
 /// One row of pattern output joined with its event's context.
@@ -89,30 +89,44 @@ SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
 pub struct Runner {
     ctx: SessionContext,
     /// Non-routine events (severity above info): what patterns match on.
-    events: Arc<MemTable>,
+    events: Arc<SwapTable>,
     /// Every event of the window: what story context is drawn from.
-    window_events: Arc<MemTable>,
-    topology: Arc<MemTable>,
-    story_keys: Arc<MemTable>,
-    signals: LogicalPlan,
-    context: LogicalPlan,
+    window_events: Arc<SwapTable>,
+    topology: Arc<SwapTable>,
+    story_keys: Arc<SwapTable>,
+    signals: Arc<dyn ExecutionPlan>,
+    context: Arc<dyn ExecutionPlan>,
 }
+
+/// Row estimates the planner sizes joins by (it plans once, before any window's rows
+/// exist): the look-back holds many events, few of them notable, and a few story keys.
+const ROWS_NOTABLE: usize = 10_000;
+const ROWS_WINDOW: usize = 1_000_000;
+const ROWS_TOPOLOGY: usize = 100_000;
+const ROWS_STORY_KEYS: usize = 100;
 
 impl Runner {
     /// Registers the tables and functions and plans every query. A pattern that does not
     /// plan is an error naming its file.
     pub async fn new(partitions: usize) -> Result<Self> {
-        let config = SessionConfig::new()
-            .with_target_partitions(partitions.max(1))
+        let partitions = partitions.max(1);
+        let mut config = SessionConfig::new()
+            .with_target_partitions(partitions)
             .with_information_schema(false);
+        // Dynamic filters are state that `reset_plan_states` does not reset.
+        config
+            .options_mut()
+            .optimizer
+            .enable_dynamic_filter_pushdown = false;
         let ctx = SessionContext::new_with_config(config);
         for udf in tapio_udfs::all() {
             ctx.register_udf(udf);
         }
-        let events = Arc::new(MemTable::try_new(event_schema(), vec![vec![]])?);
-        let window_events = Arc::new(MemTable::try_new(event_schema(), vec![vec![]])?);
-        let topology = Arc::new(MemTable::try_new(topology_schema(), vec![vec![]])?);
-        let story_keys = Arc::new(MemTable::try_new(story_keys_schema(), vec![vec![]])?);
+        let table = |schema, rows| Arc::new(SwapTable::new(schema, partitions, rows));
+        let events = table(event_schema(), ROWS_NOTABLE);
+        let window_events = table(event_schema(), ROWS_WINDOW);
+        let topology = table(topology_schema(), ROWS_TOPOLOGY);
+        let story_keys = table(story_keys_schema(), ROWS_STORY_KEYS);
         ctx.register_table("events", events.clone())?;
         ctx.register_table("window_events", window_events.clone())?;
         ctx.register_table("topology", topology.clone())?;
@@ -144,8 +158,8 @@ impl Runner {
              WHERE s.subject_name IS NOT NULL AND s.subject_name <> ''",
             parts.join("\nUNION ALL\n")
         );
-        let signals = ctx.sql(&all).await?.into_optimized_plan()?;
-        let context = ctx.sql(CONTEXT_SQL).await?.into_optimized_plan()?;
+        let signals = ctx.sql(&all).await?.create_physical_plan().await?;
+        let context = ctx.sql(CONTEXT_SQL).await?.create_physical_plan().await?;
         Ok(Runner {
             ctx,
             events,
@@ -158,14 +172,14 @@ impl Runner {
     }
 
     /// Replaces the topology.
-    pub async fn set_topology(&self, batches: Vec<RecordBatch>) {
-        *self.topology.batches[0].write().await = batches;
+    pub fn set_topology(&self, batches: Vec<RecordBatch>) {
+        self.topology.replace(batches);
     }
 
     /// Replaces the window's events. Patterns see only the non-routine ones: every
     /// pattern triggers on a warning or worse (see `queries/README.md`), and routine rows
     /// are most of a cluster's events.
-    pub async fn set_events(&self, batches: Vec<RecordBatch>) -> Result<()> {
+    pub fn set_events(&self, batches: Vec<RecordBatch>) -> Result<()> {
         let mut notable = Vec::with_capacity(batches.len());
         for b in &batches {
             let sev = b
@@ -178,14 +192,14 @@ impl Runner {
                 notable.push(f);
             }
         }
-        *self.events.batches[0].write().await = notable;
-        *self.window_events.batches[0].write().await = batches;
+        self.events.replace(notable);
+        self.window_events.replace(batches);
         Ok(())
     }
 
-    async fn run(&self, plan: &LogicalPlan) -> Result<Vec<RecordBatch>> {
-        let physical = self.ctx.state().create_physical_plan(plan).await?;
-        Ok(collect(physical, self.ctx.task_ctx()).await?)
+    async fn run(&self, plan: &Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
+        let fresh = reset_plan_states(plan.clone())?;
+        Ok(collect(fresh, self.ctx.task_ctx()).await?)
     }
 
     /// Runs every pattern over the current events.
@@ -265,7 +279,7 @@ impl Runner {
             story_keys_schema(),
             vec![Arc::new(story), Arc::new(kind), Arc::new(key)],
         )?;
-        *self.story_keys.batches[0].write().await = vec![batch];
+        self.story_keys.replace(vec![batch]);
         self.run(&self.context).await
     }
 }
