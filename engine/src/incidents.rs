@@ -1,5 +1,5 @@
-//! Grouping signals into incidents. Signals that share a subject, a pod, or (unless the
-//! subject is a node) a workload belong to one incident; an incident whose newest signal
+//! Grouping signals into incidents. Signals that share a subject, or (unless the subject
+//! is a node) a pod or a workload, belong to one incident; an incident whose newest signal
 //! is older than the idle timeout (in event time) is closed. When a signal links several
 //! open incidents they merge into the oldest, which keeps its id.
 
@@ -38,6 +38,12 @@ impl Incident {
         let mut out = BTreeSet::new();
         for s in &self.signals {
             out.insert(("event", s.event_id.clone()));
+            if s.subject_kind == "Node" {
+                // The node's own events; its pods show through their signals (losing the
+                // node), not through everything else they said meanwhile.
+                out.insert(("node", s.subject_name.clone()));
+                continue;
+            }
             if let Some(p) = &s.pod {
                 out.insert(("pod", p.clone()));
             }
@@ -46,23 +52,24 @@ impl Incident {
                 out.insert(("object", w.clone()));
             }
             out.insert(("object", s.subject_key()));
-            if s.subject_kind == "Node" {
-                out.insert(("node", s.subject_name.clone()));
-            }
         }
         out.into_iter().collect()
     }
 }
 
-/// Link keys of a signal.
+/// Link keys of a signal. A node's signals link by the node alone: the pods that lose
+/// the node are its victims, and linking by them would chain every incident that once
+/// touched one of its ~30 pods (and, through their workloads, other nodes' incidents)
+/// into one story. Its pods still show in the node's story through the context query.
 fn keys_of(s: &Signal) -> Vec<String> {
     let mut k = vec![format!("S:{}", s.subject_key())];
+    if s.subject_kind == "Node" {
+        return k;
+    }
     if let Some(p) = &s.pod {
         k.push(format!("P:{p}"));
     }
-    if s.subject_kind != "Node"
-        && let Some(w) = &s.workload
-    {
+    if let Some(w) = &s.workload {
         k.push(format!("S:{w}"));
     }
     k
@@ -294,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn node_subjects_do_not_link_by_workload() {
+    fn node_subjects_do_not_link_by_workload_or_pod() {
         let mut inc = Incidents::default();
         inc.add(vec![sig(
             "a",
@@ -310,6 +317,26 @@ mod tests {
             Some("ns/web-9"),
             Some("Deployment/ns/web"),
         )]);
+        assert_eq!(inc.open().count(), 2);
+        // web-1 failing on its own is web's incident, not the node's.
+        inc.add(vec![sig(
+            "c",
+            3,
+            ("Deployment", "web"),
+            Some("ns/web-1"),
+            Some("Deployment/ns/web"),
+        )]);
+        assert_eq!(inc.open().count(), 2);
+        // Another pod losing the same node joins the node's incident.
+        inc.add(vec![sig(
+            "d",
+            4,
+            ("Node", "n1"),
+            Some("ns/db-0"),
+            Some("StatefulSet/ns/db"),
+        )]);
+        let node = inc.open().find(|i| i.signals[0].event_id == "a").unwrap();
+        assert_eq!(node.signals.len(), 2);
         assert_eq!(inc.open().count(), 2);
     }
 }
