@@ -82,6 +82,8 @@ pub struct Incidents {
     index: HashMap<String, String>,
     /// Signals already seen: (pattern, event id, subject) → event time.
     seen: HashMap<(&'static str, String, String), i64>,
+    /// Event id → the link keys of the subjects it is evidence against, and its time.
+    evidence: HashMap<String, (Vec<String>, i64)>,
 }
 
 impl Incidents {
@@ -101,6 +103,11 @@ impl Incidents {
                 continue;
             }
             added += 1;
+            let e = self
+                .evidence
+                .entry(s.event_id.clone())
+                .or_insert_with(|| (Vec::new(), s.event_time));
+            e.0.push(format!("S:{}", s.subject_key()));
             let keys = keys_of(&s);
             let mut hits: Vec<String> = keys
                 .iter()
@@ -156,9 +163,16 @@ impl Incidents {
         self.open.values()
     }
 
-    /// Adds context events to an open incident.
+    /// Adds a context event to an open incident, unless the event is evidence against a
+    /// subject that is not the incident's: it belongs to that subject's story (a pod's
+    /// history shows its node going NotReady, but that is the node's incident).
     pub fn add_event(&mut self, id: &str, e: UnifiedEvent) {
         if let Some(i) = self.open.get_mut(id) {
+            if let Some((subjects, _)) = self.evidence.get(&e.event_id)
+                && !subjects.iter().any(|k| i.keys.contains(k))
+            {
+                return;
+            }
             // A live Event seen again with a higher count (the reporter saw it again)
             // replaces the older copy; anything else is a redelivery.
             match i.events.entry(e.event_id.clone()) {
@@ -205,6 +219,7 @@ impl Incidents {
     /// that old is out of the look-back and cannot be matched again.
     pub fn forget_before(&mut self, before: i64) {
         self.seen.retain(|_, t| *t >= before);
+        self.evidence.retain(|_, (_, t)| *t >= before);
     }
 }
 
@@ -298,6 +313,50 @@ mod tests {
         inc.add(vec![sig("e", 100, ("Deployment", "db"), None, None)]);
         assert_eq!(inc.open().count(), 1);
         assert_ne!(inc.open().next().unwrap().id, first_id);
+    }
+
+    #[test]
+    fn another_subjects_evidence_is_not_context() {
+        use tapio_schemas::{ObjectRef, Severity};
+        let ev = |id: &str| {
+            UnifiedEvent::new(
+                id.into(),
+                1,
+                "k8s-event",
+                "k8s.event",
+                Severity::Warning,
+                ObjectRef::new("Pod", "ns", "web-1"),
+            )
+        };
+        let mut inc = Incidents::default();
+        inc.add(vec![sig(
+            "node-lost",
+            1,
+            ("Node", "n1"),
+            Some("ns/web-1"),
+            None,
+        )]);
+        inc.add(vec![sig(
+            "web-crash",
+            2,
+            ("Deployment", "web"),
+            Some("ns/web-1"),
+            Some("Deployment/ns/web"),
+        )]);
+        let web = inc
+            .open()
+            .find(|i| i.signals[0].event_id == "web-crash")
+            .unwrap()
+            .id
+            .clone();
+        // web-1's history: its node going NotReady is the node's evidence, not web's;
+        // its own Events and web's own signals are web's context.
+        for id in ["node-lost", "web-started", "web-crash"] {
+            inc.add_event(&web, ev(id));
+        }
+        let web = inc.open().find(|i| i.id == web).unwrap();
+        let held: Vec<&str> = web.events.keys().map(String::as_str).collect();
+        assert_eq!(held, ["web-crash", "web-started"]);
     }
 
     #[test]
