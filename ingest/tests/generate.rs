@@ -85,3 +85,39 @@ fn replay_reads_the_capture_without_rejections() {
             .all(|e| e.workload.as_ref().is_some_and(|w| w.kind == "Deployment"))
     );
 }
+
+#[test]
+fn a_denser_capture_does_not_make_healthy_pods_fail_their_probes_more_often() {
+    // 6 pods, 30,000 routine events in an hour: 3 % of them would be ~150 readiness
+    // blips per pod without the cap of one per pod per BLIP_GAP_SECS.
+    let s = Scenario {
+        seed: 9,
+        events: 30_000,
+        incidents: 0,
+        namespaces: 1,
+        deployments: 2,
+        replicas: 3,
+        span_secs: 3600,
+        ..Scenario::default()
+    };
+    let g = generate(&s).unwrap();
+    let routine: HashSet<&str> = g
+        .labels
+        .routine_event_ids
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let mut blips = 0;
+    for e in &g.events {
+        if e["reason"] == "Unhealthy" && routine.contains(e["metadata"]["uid"].as_str().unwrap()) {
+            blips += 1;
+            let count = e["count"].as_u64().unwrap();
+            let most = (s.span_secs / tapio_ingest::generate::BLIP_GAP_SECS + 1) as u64;
+            assert!(
+                count <= most,
+                "a pod's blip Event counts {count} > {most}: {e}"
+            );
+        }
+    }
+    assert!(blips > 0, "routine blips still happen");
+}

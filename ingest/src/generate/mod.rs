@@ -8,6 +8,7 @@
 //! for a generated capture with its labels.
 
 mod cluster;
+pub use cluster::BLIP_GAP_SECS;
 mod incidents;
 pub mod score;
 

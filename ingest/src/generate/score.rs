@@ -51,16 +51,31 @@ pub fn score(labels: &Labels, stories: &[Story]) -> Score {
         routine: labels.routine_event_ids.len(),
         ..Score::default()
     };
-    // Which incident each labelled event belongs to, and its (first) story.
-    let mut truth: Vec<(usize, Option<usize>)> = Vec::new();
+    // Which incident each labelled event belongs to, and its story. An Event object the
+    // kubelet's correlator reused in two incidents (its count bumped) is labelled in both
+    // and may rightly sit in both stories: each incident counts it in the story that holds
+    // most of that incident's events, if that story holds it.
+    let mut truth: Vec<(usize, &str, Option<usize>)> = Vec::new();
     for (n, inc) in labels.incidents.iter().enumerate() {
+        let mut held: HashMap<usize, usize> = HashMap::new();
+        for e in &inc.event_ids {
+            for s in holder.get(e.as_str()).into_iter().flatten() {
+                *held.entry(*s).or_default() += 1;
+            }
+        }
+        let main = held
+            .iter()
+            .max_by_key(|(s, c)| (**c, std::cmp::Reverse(**s)))
+            .map(|(s, _)| *s);
         let mut counts: HashMap<usize, usize> = HashMap::new();
         for e in &inc.event_ids {
-            let st = holder.get(e.as_str()).and_then(|v| v.first().copied());
+            let st = holder
+                .get(e.as_str())
+                .and_then(|v| v.iter().find(|s| Some(**s) == main).or(v.first()).copied());
             if let Some(s) = st {
                 *counts.entry(s).or_default() += 1;
             }
-            truth.push((n, st));
+            truth.push((n, e.as_str(), st));
         }
         if counts.is_empty() {
             continue;
@@ -89,11 +104,15 @@ pub fn score(labels: &Labels, stories: &[Story]) -> Score {
             }
         }
     }
-    // Pairwise: same incident vs same story (an event in no story pairs with nothing).
+    // Pairwise: same incident vs same story (an event in no story pairs with nothing, and
+    // an Event labelled in two incidents does not pair with itself).
     let (mut tp, mut same_story, mut same_inc) = (0u64, 0u64, 0u64);
     for i in 0..truth.len() {
         for j in i + 1..truth.len() {
-            let si = truth[i].1.is_some() && truth[i].1 == truth[j].1;
+            if truth[i].1 == truth[j].1 {
+                continue;
+            }
+            let si = truth[i].2.is_some() && truth[i].2 == truth[j].2;
             let ii = truth[i].0 == truth[j].0;
             tp += u64::from(si && ii);
             same_story += u64::from(si);
