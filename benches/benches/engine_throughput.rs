@@ -9,12 +9,15 @@
 //! 4. floor: the decoded batches scanned by one DataFusion filter (`severity <> 'info'`);
 //! 5. engine: every batch pushed through `Engine`, then `finish`: events/s, time per
 //!    stage, and the time of each push that closed windows (the latency of the stories
-//!    of those windows after they closed, an upper bound);
+//!    of those windows after they closed, an upper bound); the engine's own memory:
+//!    peak RSS while it runs (the peak is reset after generating and reading, which
+//!    hold far more) beside RSS before it starts (the decoded input batches, which the
+//!    bench holds), and the rows and Arrow bytes it held at most;
 //! 6. accuracy of the stories against the generator's labels.
 //!
 //! Run: `cargo bench -p tapio-benches --bench engine_throughput`. `TAPIO_BENCH_CASES`
-//! picks cases as `EVENTS:PODS` pairs (default `10000:1200,100000:1200,1000000:1200,
-//! 100000:12000,100000:120000`); the span of event time is 4 hours in every case.
+//! picks cases as `EVENTS:PODS[:SPAN_SECS]` (span of event time, default 4 hours; a span
+//! under the window plus look-back, 960 s, puts every event in one window).
 
 use std::process::Command;
 use std::sync::Arc;
@@ -29,25 +32,26 @@ use tapio_ingest::{ReplayOptions, read_paths};
 use tapio_schemas::{EventBatchBuilder, event_schema, wire};
 
 const ROWS: usize = 8192;
-const DEFAULT_CASES: &str = "10000:1200,100000:1200,1000000:1200,100000:12000,100000:120000";
+const DEFAULT_CASES: &str =
+    "10000:1200,100000:1200,1000000:1200,100000:12000,100000:120000,1000000:48000:900";
 
 fn main() {
     if let Ok(case) = std::env::var("TAPIO_BENCH_ONE") {
-        let (events, pods) = parse_case(&case);
+        let (events, pods, span) = parse_case(&case);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
-        rt.block_on(one(events, pods));
+        rt.block_on(one(events, pods, span));
         return;
     }
     let cases = std::env::var("TAPIO_BENCH_CASES").unwrap_or_else(|_| DEFAULT_CASES.into());
     let me = std::env::current_exe().expect("own path");
     println!(
-        "| events | pods | read capture | to Arrow | IPC decode | floor: decode + filter | engine | engine / floor | peak RSS | held rows | window latency p50 / p99 / max | stories | detected | root top-1 | F1 | routine leaked |"
+        "| events | pods | read capture | to Arrow | IPC decode | floor: decode + filter | engine | engine / floor | RSS before engine → engine peak | held rows (bytes/row) | window latency p50 / p99 / max | stories | detected | root top-1 | F1 | routine leaked |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for case in cases.split(',').filter(|c| !c.is_empty()) {
         let status = Command::new(&me)
             .env("TAPIO_BENCH_ONE", case)
@@ -59,17 +63,22 @@ fn main() {
     }
 }
 
-fn parse_case(case: &str) -> (usize, usize) {
-    let (e, p) = case.split_once(':').unwrap_or((case, "1200"));
-    (
-        e.parse().expect("events in TAPIO_BENCH_CASES"),
-        p.parse().expect("pods in TAPIO_BENCH_CASES"),
-    )
+fn parse_case(case: &str) -> (usize, usize, i64) {
+    let mut it = case.split(':');
+    let num = |v: Option<&str>, default: &str, what: &str| -> i64 {
+        v.unwrap_or(default)
+            .parse()
+            .unwrap_or_else(|_| panic!("{what} in TAPIO_BENCH_CASES: {case}"))
+    };
+    let events = num(it.next(), "10000", "events");
+    let pods = num(it.next(), "1200", "pods");
+    let span = num(it.next(), "14400", "span seconds");
+    (events as usize, pods as usize, span)
 }
 
 /// A scenario of about `pods` pods: 3 replicas per Deployment, 20 Deployments per
 /// namespace, a node per 30 pods; an incident per 1,000 events (at most 200).
-fn scenario(events: usize, pods: usize) -> Scenario {
+fn scenario(events: usize, pods: usize, span_secs: i64) -> Scenario {
     let deployments = 20;
     let replicas = 3;
     let namespaces = (pods / (deployments * replicas)).max(1);
@@ -81,6 +90,7 @@ fn scenario(events: usize, pods: usize) -> Scenario {
         deployments,
         replicas,
         incidents: (events / 1000).clamp(7, 200),
+        span_secs,
         ..Scenario::default()
     }
 }
@@ -94,13 +104,21 @@ fn rate(n: usize, d: Duration) -> String {
     }
 }
 
-fn peak_rss_mib() -> f64 {
+/// A `/proc/self/status` figure (`VmHWM`: peak RSS, `VmRSS`: now) in MiB.
+fn status_mib(key: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Resets the peak RSS to the current RSS (Linux `clear_refs`, value 5).
+fn reset_peak_rss() {
+    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
+        eprintln!("cannot reset peak RSS ({e}): the engine's peak includes generation");
+    }
 }
 
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
@@ -110,8 +128,8 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-async fn one(events: usize, pods: usize) {
-    let s = scenario(events, pods);
+async fn one(events: usize, pods: usize, span: i64) {
+    let s = scenario(events, pods, span);
     let t = Instant::now();
     let g = generate(&s).expect("scenario");
     let dir = tempfile::tempdir().expect("temp dir");
@@ -149,6 +167,8 @@ async fn one(events: usize, pods: usize) {
         })
         .collect();
     let to_arrow = t.elapsed();
+    let relations = capture.relations;
+    drop(capture.events);
     let payloads: Vec<Vec<u8>> = batches
         .iter()
         .map(|b| wire::encode_ipc(&event_schema(), std::slice::from_ref(b)).expect("encode"))
@@ -167,11 +187,11 @@ async fn one(events: usize, pods: usize) {
 
     // The engine, fed decoded batches as the Kafka path does.
     let batches = decode_all(&payloads);
+    drop(payloads);
+    let rss_before = status_mib("VmRSS:");
+    reset_peak_rss();
     let mut engine = Engine::new(EngineConfig::default()).await.expect("engine");
-    engine
-        .set_topology(&capture.relations)
-        .await
-        .expect("topology");
+    engine.set_topology(&relations).await.expect("topology");
     let mut stories = Vec::new();
     let mut latencies = Vec::new();
     let t = Instant::now();
@@ -188,6 +208,7 @@ async fn one(events: usize, pods: usize) {
     stories.extend(engine.finish().await.expect("finish").stories);
     latencies.push(p.elapsed());
     let elapsed = t.elapsed();
+    let rss_peak = status_mib("VmHWM:");
     latencies.sort();
     let sc = score(&labels, &stories);
     let st = engine.stats();
@@ -197,15 +218,17 @@ async fn one(events: usize, pods: usize) {
     );
     eprintln!("{sc}");
     println!(
-        "| {n} | {pods} | {} | {} | {} | {} | {} | {:.1}× slower | {:.0} MiB | {} | {:.0} / {:.0} / {:.0} ms | {} | {}/{} | {}/{} | {:.3} | {}/{} |",
+        "| {n} | {pods} | {} | {} | {} | {} | {} | {:.1}× slower | {:.0} → {:.0} MiB | {} ({:.0} B) | {:.0} / {:.0} / {:.0} ms | {} | {}/{} | {}/{} | {:.3} | {}/{} |",
         rate(n, read),
         rate(n, to_arrow),
         rate(n, decode),
         rate(n, floor),
         rate(n, elapsed),
         elapsed.as_secs_f64() / floor.as_secs_f64().max(1e-9),
-        peak_rss_mib(),
+        rss_before,
+        rss_peak,
         st.peak_retained_rows,
+        st.peak_retained_bytes as f64 / st.peak_retained_rows.max(1) as f64,
         quantile(&latencies, 0.5).as_secs_f64() * 1e3,
         quantile(&latencies, 0.99).as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,

@@ -75,6 +75,8 @@ pub struct EngineStats {
     pub below_threshold: u64,
     /// Most event rows held at once for the window and its look-back.
     pub peak_retained_rows: u64,
+    /// Most bytes of Arrow event data held at once (at the same moment as the rows).
+    pub peak_retained_bytes: u64,
 }
 
 /// Where the engine's time went, per stage: wall time summed over all windows, so the
@@ -254,10 +256,10 @@ impl Engine {
             return Ok(Output::default());
         };
         self.stats.events += batch.num_rows() as u64;
-        self.stats.peak_retained_rows = self
-            .stats
-            .peak_retained_rows
-            .max(self.retained.rows() as u64);
+        if self.retained.rows() as u64 > self.stats.peak_retained_rows {
+            self.stats.peak_retained_rows = self.retained.rows() as u64;
+            self.stats.peak_retained_bytes = self.retained.bytes() as u64;
+        }
         self.pending = Some(
             self.pending
                 .map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))),

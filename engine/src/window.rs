@@ -11,8 +11,19 @@ use crate::{Error, Result};
 /// Events kept for the look-back, oldest first.
 #[derive(Debug, Default)]
 pub struct Retained {
-    batches: VecDeque<(RecordBatch, i64, i64)>,
+    batches: VecDeque<(RecordBatch, i64, i64, usize)>,
     rows: usize,
+    bytes: usize,
+}
+
+/// Bytes of the rows a batch holds. Arrays decoded from IPC are slices of one message
+/// buffer, so their buffers' capacity would count that buffer once per column.
+fn slice_bytes(batch: &RecordBatch) -> usize {
+    batch
+        .columns()
+        .iter()
+        .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
+        .sum()
 }
 
 fn times(batch: &RecordBatch) -> Result<&TimestampNanosecondArray> {
@@ -34,15 +45,17 @@ impl Retained {
             lo = lo.min(v);
             hi = hi.max(v);
         }
+        let bytes = slice_bytes(&batch);
         self.rows += batch.num_rows();
-        self.batches.push_back((batch, lo, hi));
+        self.bytes += bytes;
+        self.batches.push_back((batch, lo, hi, bytes));
         Ok(Some((lo, hi)))
     }
 
     /// Rows with `start <= event_time < end`.
     pub fn range(&self, start: i64, end: i64) -> Result<Vec<RecordBatch>> {
         let mut out = Vec::new();
-        for (b, lo, hi) in &self.batches {
+        for (b, lo, hi, _) in &self.batches {
             if *hi < start || *lo >= end {
                 continue;
             }
@@ -63,7 +76,7 @@ impl Retained {
     /// The earliest event time at or after `t`.
     pub fn next_time(&self, t: i64) -> Result<Option<i64>> {
         let mut best: Option<i64> = None;
-        for (b, lo, hi) in &self.batches {
+        for (b, lo, hi, _) in &self.batches {
             if *hi < t || best.is_some_and(|m| *lo >= m) {
                 continue;
             }
@@ -80,11 +93,12 @@ impl Retained {
 
     /// Drops whole batches that end before `before`.
     pub fn evict(&mut self, before: i64) {
-        while let Some((b, _, hi)) = self.batches.front() {
+        while let Some((b, _, hi, bytes)) = self.batches.front() {
             if *hi >= before {
                 break;
             }
             self.rows -= b.num_rows();
+            self.bytes -= bytes;
             self.batches.pop_front();
         }
     }
@@ -92,6 +106,11 @@ impl Retained {
     /// Rows held.
     pub fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// Bytes of Arrow data held (the rows' slices, not the buffers they share).
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 
