@@ -1,24 +1,27 @@
 //! Events/s through the engine on the replay path, per stage, beside a scan-only floor
-//! measured in the same run; peak memory; per-window latency; accuracy on the labels.
+//! measured in the same run; the engine's memory; per-window latency; accuracy on the
+//! generator's labels.
 //!
-//! For each case, a child process (so peak RSS is the case's own):
+//! Each case runs in a child process, and its engine phase in a grandchild, so that peak
+//! RSS is the engine's own and not the generator's or the capture reader's:
 //! 1. generates a seeded cluster (`tapio generate`'s generator) and writes the capture;
 //! 2. reads it as replay does (kubectl JSON → UnifiedEvents, enrichment, topology);
-//! 3. builds Arrow batches of 8192 rows, encodes them as Arrow IPC, and decodes them
-//!    again (what the Kafka path does before the engine);
+//! 3. builds Arrow batches of 8192 rows, encodes them as Arrow IPC (what the Kafka path
+//!    carries), and decodes them again;
 //! 4. floor: the decoded batches scanned by one DataFusion filter (`severity <> 'info'`);
-//! 5. engine: every batch pushed through `Engine`, then `finish`: events/s, time per
-//!    stage, and the time of each push that closed windows (the latency of the stories
-//!    of those windows after they closed, an upper bound); the engine's own memory:
-//!    peak RSS while it runs (the peak is reset after generating and reading, which
-//!    hold far more) beside RSS before it starts (the decoded input batches, which the
-//!    bench holds), and the rows and Arrow bytes it held at most;
+//! 5. engine (grandchild): reads the IPC messages and the topology from files, decodes,
+//!    pushes every batch through `Engine`, then `finish`: events/s, time per stage, the
+//!    time of each push that closed windows (the latency of those windows' stories after
+//!    they closed, an upper bound), peak RSS (holding the decoded input too), and the
+//!    rows and Arrow bytes the engine held at most;
 //! 6. accuracy of the stories against the generator's labels.
 //!
 //! Run: `cargo bench -p tapio-benches --bench engine_throughput`. `TAPIO_BENCH_CASES`
-//! picks cases as `EVENTS:PODS[:SPAN_SECS]` (span of event time, default 4 hours; a span
-//! under the window plus look-back, 960 s, puts every event in one window).
+//! picks cases as `EVENTS:PODS[:SPAN_SECS[:LOOKBACK_SECS]]`: event time spans 4 hours by
+//! default (the generator needs at least one), and the engine looks back 900 s (a look-back
+//! as long as the span puts every event in one window).
 
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,29 +30,38 @@ use arrow::array::RecordBatch;
 use datafusion::catalog::MemTable;
 use datafusion::prelude::SessionContext;
 use tapio_engine::{Engine, EngineConfig};
-use tapio_ingest::generate::{Scenario, generate, score::score, write};
+use tapio_ingest::generate::{Labels, Scenario, generate, score::score, write};
 use tapio_ingest::{ReplayOptions, read_paths};
-use tapio_schemas::{EventBatchBuilder, event_schema, wire};
+use tapio_schemas::{EventBatchBuilder, Relation, event_schema, wire};
 
 const ROWS: usize = 8192;
 const DEFAULT_CASES: &str =
-    "10000:1200,100000:1200,1000000:1200,100000:12000,100000:120000,1000000:48000:900";
+    "10000:1200,100000:1200,1000000:1200,100000:12000,100000:120000,1000000:48000:3600:3600";
 
 fn main() {
-    if let Ok(case) = std::env::var("TAPIO_BENCH_ONE") {
-        let (events, pods, span) = parse_case(&case);
-        let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = || {
+        tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
-            .expect("runtime");
-        rt.block_on(one(events, pods, span));
+            .expect("runtime")
+    };
+    if let Ok(dir) = std::env::var("TAPIO_BENCH_ENGINE") {
+        let lookback = std::env::var("TAPIO_BENCH_LOOKBACK")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(900);
+        rt().block_on(engine_phase(Path::new(&dir), lookback));
+        return;
+    }
+    if let Ok(case) = std::env::var("TAPIO_BENCH_ONE") {
+        rt().block_on(one(parse_case(&case)));
         return;
     }
     let cases = std::env::var("TAPIO_BENCH_CASES").unwrap_or_else(|_| DEFAULT_CASES.into());
     let me = std::env::current_exe().expect("own path");
     println!(
-        "| events | pods | read capture | to Arrow | IPC decode | floor: decode + filter | engine | engine / floor | RSS before engine → engine peak | held rows (bytes/row) | window latency p50 / p99 / max | stories | detected | root top-1 | F1 | routine leaked |"
+        "| events | pods | span / look-back | read capture | to Arrow | IPC decode | floor: decode + filter | engine | engine / floor | engine peak RSS | held rows (bytes/row) | window latency p50 / p99 / max | stories | detected | root top-1 | F1 | routine leaked |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for case in cases.split(',').filter(|c| !c.is_empty()) {
@@ -63,34 +75,45 @@ fn main() {
     }
 }
 
-fn parse_case(case: &str) -> (usize, usize, i64) {
+/// One case: events, pods, span of event time and look-back, both in seconds.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    events: usize,
+    pods: usize,
+    span: i64,
+    lookback: i64,
+}
+
+fn parse_case(case: &str) -> Case {
     let mut it = case.split(':');
-    let num = |v: Option<&str>, default: &str, what: &str| -> i64 {
-        v.unwrap_or(default)
-            .parse()
+    let mut num = |default: i64, what: &str| -> i64 {
+        it.next()
+            .map_or(Ok(default), str::parse)
             .unwrap_or_else(|_| panic!("{what} in TAPIO_BENCH_CASES: {case}"))
     };
-    let events = num(it.next(), "10000", "events");
-    let pods = num(it.next(), "1200", "pods");
-    let span = num(it.next(), "14400", "span seconds");
-    (events as usize, pods as usize, span)
+    Case {
+        events: num(10_000, "events") as usize,
+        pods: num(1200, "pods") as usize,
+        span: num(4 * 3600, "span seconds"),
+        lookback: num(900, "look-back seconds"),
+    }
 }
 
 /// A scenario of about `pods` pods: 3 replicas per Deployment, 20 Deployments per
 /// namespace, a node per 30 pods; an incident per 1,000 events (at most 200).
-fn scenario(events: usize, pods: usize, span_secs: i64) -> Scenario {
+fn scenario(c: Case) -> Scenario {
     let deployments = 20;
     let replicas = 3;
-    let namespaces = (pods / (deployments * replicas)).max(1);
+    let namespaces = (c.pods / (deployments * replicas)).max(1);
     Scenario {
         seed: 1,
-        events,
-        nodes: (pods / 30).max(3),
+        events: c.events,
+        nodes: (c.pods / 30).max(3),
         namespaces,
         deployments,
         replicas,
-        incidents: (events / 1000).clamp(7, 200),
-        span_secs,
+        incidents: (c.events / 1000).clamp(7, 200),
+        span_secs: c.span,
         ..Scenario::default()
     }
 }
@@ -104,21 +127,14 @@ fn rate(n: usize, d: Duration) -> String {
     }
 }
 
-/// A `/proc/self/status` figure (`VmHWM`: peak RSS, `VmRSS`: now) in MiB.
-fn status_mib(key: &str) -> f64 {
+/// Peak RSS of this process (`VmHWM`), MiB.
+fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix(key))
+        .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-/// Resets the peak RSS to the current RSS (Linux `clear_refs`, value 5).
-fn reset_peak_rss() {
-    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
-        eprintln!("cannot reset peak RSS ({e}): the engine's peak includes generation");
-    }
 }
 
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
@@ -128,16 +144,16 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-async fn one(events: usize, pods: usize, span: i64) {
-    let s = scenario(events, pods, span);
+async fn one(case: Case) {
+    let s = scenario(case);
     let t = Instant::now();
     let g = generate(&s).expect("scenario");
     let dir = tempfile::tempdir().expect("temp dir");
     write(dir.path(), &g).expect("write capture");
-    let labels = g.labels.clone();
     drop(g);
     eprintln!(
-        "case {events} events, {} pods: generated in {:.1}s",
+        "case {} events, {} pods: generated in {:.1}s",
+        case.events,
         s.namespaces * s.deployments * s.replicas,
         t.elapsed().as_secs_f64()
     );
@@ -167,8 +183,6 @@ async fn one(events: usize, pods: usize, span: i64) {
         })
         .collect();
     let to_arrow = t.elapsed();
-    let relations = capture.relations;
-    drop(capture.events);
     let payloads: Vec<Vec<u8>> = batches
         .iter()
         .map(|b| wire::encode_ipc(&event_schema(), std::slice::from_ref(b)).expect("encode"))
@@ -181,16 +195,84 @@ async fn one(events: usize, pods: usize, span: i64) {
     let decode = t.elapsed();
     assert_eq!(rows, n, "decoded rows");
     let t = Instant::now();
-    let decoded = decode_all(&payloads);
-    let kept = scan(decoded).await;
+    let kept = scan(decode_all(&payloads)).await;
     let floor = t.elapsed();
 
-    // The engine, fed decoded batches as the Kafka path does.
+    // The engine, in a process of its own.
+    let mut framed = Vec::new();
+    for p in &payloads {
+        framed.extend_from_slice(&(p.len() as u64).to_le_bytes());
+        framed.extend_from_slice(p);
+    }
+    std::fs::write(dir.path().join("events.ipc"), framed).expect("write payloads");
+    std::fs::write(
+        dir.path().join("relations.json"),
+        serde_json::to_vec(&capture.relations).expect("relations"),
+    )
+    .expect("write relations");
+    drop((capture, payloads));
+    let out = Command::new(std::env::current_exe().expect("own path"))
+        .env("TAPIO_BENCH_ENGINE", dir.path())
+        .env("TAPIO_BENCH_LOOKBACK", case.lookback.to_string())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run the engine phase");
+    assert!(out.status.success(), "engine phase failed: {}", out.status);
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).expect("engine phase result");
+    let f = |k: &str| e[k].as_f64().unwrap_or(f64::NAN);
+    let elapsed = Duration::from_secs_f64(f("engine_secs"));
+    eprintln!("case {} events: {n} read, {kept} non-routine", case.events);
+    println!(
+        "| {n} | {} | {} s / {} s | {} | {} | {} | {} | {} | {:.1}× slower | {:.0} MiB | {} ({:.0} B) | {:.0} / {:.0} / {:.0} ms | {} | {} | {} | {:.3} | {} |",
+        case.pods,
+        case.span,
+        case.lookback,
+        rate(n, read),
+        rate(n, to_arrow),
+        rate(n, decode),
+        rate(n, floor),
+        rate(n, elapsed),
+        elapsed.as_secs_f64() / floor.as_secs_f64().max(1e-9),
+        f("peak_rss_mib"),
+        f("held_rows"),
+        f("held_bytes") / f("held_rows").max(1.0),
+        f("latency_p50_ms"),
+        f("latency_p99_ms"),
+        f("latency_max_ms"),
+        f("stories"),
+        e["detected"].as_str().unwrap_or("?"),
+        e["root_top1"].as_str().unwrap_or("?"),
+        f("f1"),
+        e["routine_leaked"].as_str().unwrap_or("?"),
+    );
+}
+
+/// The grandchild: the engine over the IPC messages in `dir`, a JSON result on stdout.
+async fn engine_phase(dir: &Path, lookback: i64) {
+    let labels: Labels =
+        serde_json::from_slice(&std::fs::read(dir.join("labels.json")).expect("labels"))
+            .expect("labels json");
+    let relations: Vec<Relation> =
+        serde_json::from_slice(&std::fs::read(dir.join("relations.json")).expect("relations"))
+            .expect("relations json");
+    let framed = std::fs::read(dir.join("events.ipc")).expect("payloads");
+    let mut payloads = Vec::new();
+    let mut rest = framed.as_slice();
+    while rest.len() >= 8 {
+        let (len, tail) = rest.split_at(8);
+        let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
+        payloads.push(tail[..len].to_vec());
+        rest = &tail[len..];
+    }
+    drop(framed);
     let batches = decode_all(&payloads);
     drop(payloads);
-    let rss_before = status_mib("VmRSS:");
-    reset_peak_rss();
-    let mut engine = Engine::new(EngineConfig::default()).await.expect("engine");
+
+    let cfg = EngineConfig {
+        lookback_secs: lookback,
+        ..EngineConfig::default()
+    };
+    let mut engine = Engine::new(cfg).await.expect("engine");
     engine.set_topology(&relations).await.expect("topology");
     let mut stories = Vec::new();
     let mut latencies = Vec::new();
@@ -208,39 +290,27 @@ async fn one(events: usize, pods: usize, span: i64) {
     stories.extend(engine.finish().await.expect("finish").stories);
     latencies.push(p.elapsed());
     let elapsed = t.elapsed();
-    let rss_peak = status_mib("VmHWM:");
     latencies.sort();
     let sc = score(&labels, &stories);
     let st = engine.stats();
-    eprintln!(
-        "case {events} events: {n} read, {kept} non-routine; engine stages: {}",
-        engine.stage_times()
-    );
+    eprintln!("engine stages: {}", engine.stage_times());
     eprintln!("{sc}");
-    println!(
-        "| {n} | {pods} | {} | {} | {} | {} | {} | {:.1}× slower | {:.0} → {:.0} MiB | {} ({:.0} B) | {:.0} / {:.0} / {:.0} ms | {} | {}/{} | {}/{} | {:.3} | {}/{} |",
-        rate(n, read),
-        rate(n, to_arrow),
-        rate(n, decode),
-        rate(n, floor),
-        rate(n, elapsed),
-        elapsed.as_secs_f64() / floor.as_secs_f64().max(1e-9),
-        rss_before,
-        rss_peak,
-        st.peak_retained_rows,
-        st.peak_retained_bytes as f64 / st.peak_retained_rows.max(1) as f64,
-        quantile(&latencies, 0.5).as_secs_f64() * 1e3,
-        quantile(&latencies, 0.99).as_secs_f64() * 1e3,
-        latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-        stories.len(),
-        sc.detected,
-        sc.incidents,
-        sc.root_top1,
-        sc.incidents,
-        sc.f1,
-        sc.routine_leaked,
-        sc.routine,
-    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let result = serde_json::json!({
+        "engine_secs": elapsed.as_secs_f64(),
+        "peak_rss_mib": peak_rss_mib(),
+        "held_rows": st.peak_retained_rows,
+        "held_bytes": st.peak_retained_bytes,
+        "latency_p50_ms": ms(quantile(&latencies, 0.5)),
+        "latency_p99_ms": ms(quantile(&latencies, 0.99)),
+        "latency_max_ms": ms(latencies.last().copied().unwrap_or_default()),
+        "stories": stories.len(),
+        "detected": format!("{}/{}", sc.detected, sc.incidents),
+        "root_top1": format!("{}/{}", sc.root_top1, sc.incidents),
+        "f1": sc.f1,
+        "routine_leaked": format!("{}/{}", sc.routine_leaked, sc.routine),
+    });
+    println!("{result}");
 }
 
 fn decode_all(payloads: &[Vec<u8>]) -> Vec<RecordBatch> {
