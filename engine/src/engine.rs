@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray};
+use arrow::array::{Array, BooleanArray, Int64Array, RecordBatch, TimestampNanosecondArray};
 use arrow::compute::filter_record_batch;
 use tapio_schemas::rows::to_batch;
 use tapio_schemas::{
@@ -354,6 +354,7 @@ impl Engine {
                 .collect();
             let t = self.lap(t, |s| &mut s.incidents);
             for b in self.runner.context(&keys).await? {
+                let b = self.new_context(&b)?;
                 let ids = b
                     .column_by_name("story_id")
                     .and_then(as_strings)
@@ -382,6 +383,27 @@ impl Engine {
         self.incidents.forget_before(from);
         self.lap(t, |s| &mut s.retain);
         Ok(out)
+    }
+
+    /// The rows of a context batch (story id, event row) that its story does not hold yet.
+    fn new_context(&self, b: &RecordBatch) -> Result<RecordBatch> {
+        let ids = b.column_by_name("story_id").and_then(as_strings);
+        let events = b.column_by_name("event_id").and_then(as_strings);
+        let counts = b
+            .column_by_name("count")
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>());
+        let (Some(ids), Some(events), Some(counts)) = (ids, events, counts) else {
+            return Err(Error::Internal("context story_id, event_id, count".into()));
+        };
+        let mask: BooleanArray = (0..b.num_rows())
+            .map(|i| {
+                Some(
+                    self.incidents
+                        .wants(ids.value(i), events.value(i), counts.value(i)),
+                )
+            })
+            .collect();
+        Ok(filter_record_batch(b, &mask)?)
     }
 
     /// Adds the time since `t` to one stage; returns now.

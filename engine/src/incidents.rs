@@ -163,6 +163,16 @@ impl Incidents {
         self.open.values()
     }
 
+    /// Whether [`Incidents::add_event`] would change the open incident `id` with this
+    /// event: it is not held yet, or held with a lower count. The context query finds an
+    /// incident's events again in every window of the look-back; checking this first spares
+    /// decoding rows that are already there.
+    pub fn wants(&self, id: &str, event_id: &str, count: i64) -> bool {
+        self.open
+            .get(id)
+            .is_some_and(|i| i.events.get(event_id).is_none_or(|e| count > e.count))
+    }
+
     /// Adds a context event to an open incident, unless the event is evidence against a
     /// subject that is not the incident's: it belongs to that subject's story (a pod's
     /// history shows its node going NotReady, but that is the node's incident).
