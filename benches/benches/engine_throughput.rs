@@ -266,9 +266,8 @@ async fn engine_phase(dir: &Path, lookback: i64) {
     drop(relations);
     // One message at a time, as the Kafka path decodes them: the process holds only what
     // the engine retains. Only the engine's calls are timed.
-    let mut input = std::io::BufReader::new(
-        std::fs::File::open(dir.join("events.ipc")).expect("payloads"),
-    );
+    let mut input =
+        std::io::BufReader::new(std::fs::File::open(dir.join("events.ipc")).expect("payloads"));
     let mut stories = Vec::new();
     let mut latencies = Vec::new();
     let mut elapsed = Duration::ZERO;
