@@ -5,14 +5,7 @@
 --   before.
 -- Evidence weight: 0.8 each.
 -- Subject: the upstream workload A — the cascade is one story rooted at the first failure.
-WITH deps AS (
-  SELECT DISTINCT d.from_namespace AS ns, d.from_name AS pod, s.to_namespace AS up_ns, s.to_name AS up_pod,
-         d.valid_from, d.valid_to
-  FROM topology d
-  JOIN topology s ON s.relation = 'selects' AND s.from_namespace = d.to_namespace AND s.from_name = d.to_name
-  WHERE d.relation = 'depends_on'
-),
-upstream AS (
+WITH upstream AS (
   SELECT object_namespace AS ns, object_name AS pod, workload_kind, workload_name, MIN(event_time) AS first_failure
   FROM events
   WHERE object_kind = 'Pod' AND severity IN ('error', 'critical', 'warning') AND workload_name IS NOT NULL
@@ -25,7 +18,7 @@ SELECT DISTINCT e.event_id,
        'DependencyFailed' AS reason,
        0.8 AS weight
 FROM events e
-JOIN deps d ON d.ns = e.object_namespace AND d.pod = e.object_name AND e.object_kind = 'Pod'
+JOIN service_dependents d ON d.ns = e.object_namespace AND d.pod = e.object_name AND e.object_kind = 'Pod'
 JOIN upstream u ON u.ns = d.up_ns AND u.pod = d.up_pod
 WHERE e.severity IN ('error', 'critical', 'warning')
   AND (e.workload_name IS NULL OR e.workload_name <> u.workload_name OR e.object_namespace <> u.ns)

@@ -6,22 +6,6 @@
 --   changed policy). Dropped packets are silent: timeouts, not refusals, are the symptom.
 -- Evidence weight: 0.5 each.
 -- Subject: the NetworkPolicy.
-WITH policies AS (
-  SELECT from_namespace AS ns, from_name AS policy, to_name AS pod, valid_from AS created
-  FROM topology WHERE relation = 'policy_selects'
-),
-deps AS (
-  SELECT d.from_namespace AS ns, d.from_name AS pod, p.policy, p.ns AS policy_ns, p.created
-  FROM topology d
-  JOIN topology s ON s.relation = 'selects' AND s.from_namespace = d.to_namespace AND s.from_name = d.to_name
-  JOIN policies p ON p.ns = s.to_namespace AND p.pod = s.to_name
-  WHERE d.relation = 'depends_on'
-),
-blocked AS (
-  SELECT ns, pod, policy, ns AS policy_ns, created FROM policies
-  UNION ALL
-  SELECT ns, pod, policy, policy_ns, created FROM deps
-)
 SELECT DISTINCT e.event_id,
        'NetworkPolicy' AS subject_kind,
        b.policy_ns AS subject_namespace,
@@ -29,7 +13,7 @@ SELECT DISTINCT e.event_id,
        'TrafficBlockedByPolicy' AS reason,
        0.5 AS weight
 FROM events e
-JOIN blocked b ON b.ns = e.object_namespace AND b.pod = e.object_name AND e.object_kind = 'Pod'
+JOIN policy_blocked b ON b.ns = e.object_namespace AND b.pod = e.object_name AND e.object_kind = 'Pod'
 WHERE e.severity <> 'info'
   AND (e.message LIKE '%i/o timeout%' OR e.message LIKE '%context deadline exceeded%'
        OR e.message LIKE '%connection timed out%' OR e.message LIKE '%Client.Timeout exceeded%')

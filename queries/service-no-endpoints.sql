@@ -15,29 +15,6 @@ WITH sel AS (
   SELECT from_namespace AS ns, from_name AS service, to_name AS pod
   FROM topology WHERE relation = 'selects'
 ),
-owner1 AS (
-  SELECT from_namespace AS ns, from_name AS pod, to_kind AS kind, to_name AS name
-  FROM topology WHERE relation = 'owned_by' AND from_kind = 'Pod'
-),
-owner2 AS (
-  SELECT from_namespace AS ns, from_name AS rs, to_kind AS kind, to_name AS name
-  FROM topology WHERE relation = 'owned_by' AND from_kind = 'ReplicaSet'
-),
-backing AS (
-  SELECT sel.ns, sel.service,
-         MIN(COALESCE(o2.kind, o1.kind)) AS workload_kind,
-         MIN(COALESCE(o2.name, o1.name)) AS workload_name
-  FROM sel
-  JOIN owner1 o1 ON o1.ns = sel.ns AND o1.pod = sel.pod
-  LEFT JOIN owner2 o2 ON o2.ns = o1.ns AND o2.rs = o1.name AND o1.kind = 'ReplicaSet'
-  GROUP BY sel.ns, sel.service
-),
-placement AS (
-  SELECT sel.ns, sel.service, MIN(r.to_name) AS node, COUNT(DISTINCT r.to_name) AS nodes
-  FROM sel
-  JOIN topology r ON r.relation = 'runs_on' AND r.from_namespace = sel.ns AND r.from_name = sel.pod
-  GROUP BY sel.ns, sel.service
-),
 down_nodes AS (
   SELECT DISTINCT object_name AS node FROM events
   WHERE object_kind = 'Node' AND (event_type = 'k8s.node.not_ready' OR reason = 'NodeNotReady')
@@ -53,8 +30,8 @@ broken AS (
               ELSE s.object_name END AS subject_name,
          s.reason AS reason
   FROM events s
-  LEFT JOIN backing b ON b.ns = s.object_namespace AND b.service = s.object_name
-  LEFT JOIN placement p ON p.ns = s.object_namespace AND p.service = s.object_name
+  LEFT JOIN service_backing b ON b.ns = s.object_namespace AND b.service = s.object_name
+  LEFT JOIN service_placement p ON p.ns = s.object_namespace AND p.service = s.object_name
   LEFT JOIN down_nodes d ON p.nodes = 1 AND d.node = p.node AND s.reason = 'NoReadyEndpoints'
   WHERE s.event_type = 'k8s.service.no_endpoints'
 ),

@@ -8,10 +8,6 @@
 -- Evidence weight: provisioning/binding/attach errors are conclusive; one mount timeout or a
 --   Pending PVC alone (WaitForFirstConsumer is normal) is weak.
 -- Subject: the claim: the PVC itself, or the one PVC the failing pod mounts; else the workload.
-WITH claims AS (
-  SELECT from_namespace AS ns, from_name AS pod, MIN(to_name) AS pvc, COUNT(*) AS n
-  FROM topology WHERE relation = 'claims' GROUP BY from_namespace, from_name
-)
 SELECT e.event_id,
        CASE WHEN e.object_kind = 'PersistentVolumeClaim' THEN 'PersistentVolumeClaim'
             WHEN c.n = 1 THEN 'PersistentVolumeClaim'
@@ -38,7 +34,7 @@ SELECT e.event_id,
          ELSE 0.5
        END AS weight
 FROM events e
-LEFT JOIN claims c ON c.ns = e.object_namespace AND c.pod = e.object_name AND e.object_kind = 'Pod'
+LEFT JOIN pod_claims c ON c.ns = e.object_namespace AND c.pod = e.object_name AND e.object_kind = 'Pod'
 WHERE (e.reason IN ('ProvisioningFailed', 'FailedBinding', 'FailedAttachVolume', 'FailedMapVolume')
        OR (e.reason = 'FailedMount' AND missing_ref(e.message) IS NULL)
        OR (e.reason = 'FailedScheduling' AND (e.message LIKE '%unbound immediate PersistentVolumeClaims%' OR e.message LIKE '%volume node affinity conflict%'))

@@ -201,7 +201,7 @@ impl Engine {
             }
         }
         let batch = to_batch(topology_schema(), relations)?;
-        self.runner.set_topology(vec![batch]);
+        self.runner.set_topology(vec![batch]).await?;
         Ok(())
     }
 

@@ -30,6 +30,14 @@ pub enum Error {
         /// DataFusion's error.
         source: Box<datafusion::error::DataFusionError>,
     },
+    /// A topology view does not plan (a bug in `queries/views/`: internal).
+    #[error("view {name} (queries/views/{name}.sql): {source}")]
+    View {
+        /// View name.
+        name: &'static str,
+        /// DataFusion's error.
+        source: Box<datafusion::error::DataFusionError>,
+    },
     /// DataFusion failed (a query, a scan of stored data).
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),

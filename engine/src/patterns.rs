@@ -65,3 +65,32 @@ pub const CASCADE: &str = "cascading-failure";
 pub fn pattern(id: &str) -> Option<&'static Pattern> {
     PATTERNS.iter().find(|p| p.id == id)
 }
+
+/// A topology view: a table derived from the topology alone (`queries/views/`). The
+/// engine computes each view when the topology changes, not in every window, so patterns
+/// join the window's few notable events with it instead of re-joining the whole topology.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    /// The table name patterns read: the `.sql` file's name.
+    pub name: &'static str,
+    /// The query over `topology` (and views listed before it).
+    pub sql: &'static str,
+}
+
+macro_rules! view {
+    ($name:literal) => {
+        View {
+            name: $name,
+            sql: include_str!(concat!("../../queries/views/", $name, ".sql")),
+        }
+    };
+}
+
+/// Every topology view, in the order they are computed: a view may read those before it.
+pub const VIEWS: &[View] = &[
+    view!("service_dependents"),
+    view!("policy_blocked"),
+    view!("service_backing"),
+    view!("service_placement"),
+    view!("pod_claims"),
+];

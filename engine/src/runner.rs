@@ -14,7 +14,7 @@ use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tapio_schemas::{as_strings, event_schema, topology_schema};
 
-use crate::patterns::PATTERNS;
+use crate::patterns::{PATTERNS, VIEWS};
 use crate::swap_table::SwapTable;
 use crate::{Error, Result};
 
@@ -93,6 +93,8 @@ pub struct Runner {
     /// Every event of the window: what story context is drawn from.
     window_events: Arc<SwapTable>,
     topology: Arc<SwapTable>,
+    /// The topology views, each with its plan over `topology`, in computing order.
+    views: Vec<(Arc<SwapTable>, Arc<dyn ExecutionPlan>)>,
     story_keys: Arc<SwapTable>,
     signals: Arc<dyn ExecutionPlan>,
     context: Arc<dyn ExecutionPlan>,
@@ -131,6 +133,23 @@ impl Runner {
         ctx.register_table("window_events", window_events.clone())?;
         ctx.register_table("topology", topology.clone())?;
         ctx.register_table("story_keys", story_keys.clone())?;
+        let mut views = Vec::with_capacity(VIEWS.len());
+        for v in VIEWS {
+            let error = |e| Error::View {
+                name: v.name,
+                source: Box::new(e),
+            };
+            let plan = ctx
+                .sql(v.sql.trim().trim_end_matches(';'))
+                .await
+                .map_err(error)?
+                .create_physical_plan()
+                .await
+                .map_err(error)?;
+            let view = table(plan.schema(), ROWS_TOPOLOGY);
+            ctx.register_table(v.name, view.clone()).map_err(error)?;
+            views.push((view, plan));
+        }
 
         let mut parts = Vec::new();
         for p in PATTERNS {
@@ -165,15 +184,20 @@ impl Runner {
             events,
             window_events,
             topology,
+            views,
             story_keys,
             signals,
             context,
         })
     }
 
-    /// Replaces the topology.
-    pub fn set_topology(&self, batches: Vec<RecordBatch>) {
+    /// Replaces the topology and recomputes the views derived from it.
+    pub async fn set_topology(&self, batches: Vec<RecordBatch>) -> Result<()> {
         self.topology.replace(batches);
+        for (view, plan) in &self.views {
+            view.replace(self.run(plan).await?);
+        }
+        Ok(())
     }
 
     /// Replaces the window's events. Patterns see only the non-routine ones: every
@@ -281,5 +305,82 @@ impl Runner {
         )?;
         self.story_keys.replace(vec![batch]);
         self.run(&self.context).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tapio_schemas::Relation;
+    use tapio_schemas::rows::to_batch;
+
+    use super::*;
+
+    fn claim(pod: &str, pvc: &str) -> Relation {
+        Relation {
+            cluster: "c".into(),
+            relation: "claims".into(),
+            from_kind: "Pod".into(),
+            from_namespace: "shop".into(),
+            from_name: pod.into(),
+            from_uid: None,
+            to_kind: "PersistentVolumeClaim".into(),
+            to_namespace: "shop".into(),
+            to_name: pvc.into(),
+            to_uid: None,
+            detail: None,
+            valid_from: 0,
+            valid_to: None,
+        }
+    }
+
+    async fn claims(r: &Runner) -> Vec<(String, String, i64)> {
+        let batches = r
+            .ctx
+            .sql("SELECT pod, pvc, n FROM pod_claims ORDER BY pod")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for b in batches {
+            let pod = as_strings(b.column(0)).unwrap();
+            let pvc = as_strings(b.column(1)).unwrap();
+            let n = b
+                .column(2)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .unwrap();
+            for i in 0..b.num_rows() {
+                out.push((pod.value(i).into(), pvc.value(i).into(), n.value(i)));
+            }
+        }
+        out
+    }
+
+    /// A view is computed when the topology is set and follows each change of it.
+    #[tokio::test]
+    async fn views_follow_the_topology() {
+        let r = Runner::new(2).await.unwrap();
+        assert!(claims(&r).await.is_empty());
+        let set = |rels: Vec<Relation>| to_batch(topology_schema(), &rels).unwrap();
+        r.set_topology(vec![set(vec![claim("db-0", "data-db-0")])])
+            .await
+            .unwrap();
+        assert_eq!(claims(&r).await, [("db-0".into(), "data-db-0".into(), 1)]);
+        r.set_topology(vec![set(vec![
+            claim("db-0", "data-db-0"),
+            claim("db-0", "logs-db-0"),
+            claim("db-1", "data-db-1"),
+        ])])
+        .await
+        .unwrap();
+        assert_eq!(
+            claims(&r).await,
+            [
+                ("db-0".into(), "data-db-0".into(), 2),
+                ("db-1".into(), "data-db-1".into(), 1)
+            ]
+        );
     }
 }
