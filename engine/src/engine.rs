@@ -1,5 +1,6 @@
 //! The streaming engine: push event batches, get stories as incidents close.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, BooleanArray, Int64Array, RecordBatch, TimestampNanosecondArray};
@@ -14,7 +15,7 @@ use crate::config::EngineConfig;
 use crate::incidents::Incidents;
 use crate::runner::Runner;
 use crate::story::{PodsByObject, ServicesByPod, assemble};
-use crate::window::{Retained, window_start};
+use crate::window::{Retained, Seen, window_start};
 use crate::{Error, Result};
 
 const NS: i64 = 1_000_000_000;
@@ -144,6 +145,9 @@ pub struct Engine {
     evicted_before: Option<i64>,
     next_window: Option<i64>,
     max_time: Option<i64>,
+    /// The context keys the last evaluation searched, and what it saw.
+    searched: HashSet<(String, &'static str, String)>,
+    context_seen: Option<Seen>,
     /// Event-time range (min, max) of events not yet evaluated by a window.
     pending: Option<(i64, i64)>,
     stats: EngineStats,
@@ -171,6 +175,8 @@ impl Engine {
             evicted_before: None,
             next_window: None,
             max_time: None,
+            searched: HashSet::new(),
+            context_seen: None,
             pending: None,
             stats: EngineStats::default(),
             times: StageTimes::default(),
@@ -353,7 +359,21 @@ impl Engine {
                 })
                 .collect();
             let t = self.lap(t, |s| &mut s.incidents);
-            for b in self.runner.context(&keys).await? {
+            // A key searched in the last evaluation has seen the rows of that window:
+            // search it only in the rows that arrived or fell into the window since.
+            // New keys (new incidents, grown or merged ones) search the whole window.
+            let (known, new): (Vec<_>, Vec<_>) =
+                keys.into_iter().partition(|k| self.searched.contains(k));
+            let mut context = self.runner.context(&new).await?;
+            if let Some(seen) = self.context_seen
+                && !known.is_empty()
+            {
+                let unseen = self.retained.range_unseen(from, end, seen)?;
+                context.extend(self.runner.context_in(&known, unseen).await?);
+            }
+            self.context_seen = Some(self.retained.seen(end));
+            self.searched = known.into_iter().chain(new).collect();
+            for b in context {
                 let b = self.new_context(&b)?;
                 let ids = b
                     .column_by_name("story_id")

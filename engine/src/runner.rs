@@ -306,6 +306,21 @@ impl Runner {
         self.story_keys.replace(vec![batch]);
         self.run(&self.context).await
     }
+
+    /// Like [`Runner::context`], over `events` instead of the window's events (which
+    /// the patterns do not read): keys searched in an earlier window need only the rows
+    /// that window did not see.
+    pub async fn context_in(
+        &self,
+        keys: &[(String, &'static str, String)],
+        events: Vec<RecordBatch>,
+    ) -> Result<Vec<RecordBatch>> {
+        if keys.is_empty() || events.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.window_events.replace(events);
+        self.context(keys).await
+    }
 }
 
 #[cfg(test)]

@@ -11,9 +11,35 @@ use crate::{Error, Result};
 /// Events kept for the look-back, oldest first.
 #[derive(Debug, Default)]
 pub struct Retained {
-    batches: VecDeque<(RecordBatch, i64, i64, usize)>,
+    /// (batch, min time, max time, bytes, arrival number)
+    batches: VecDeque<(RecordBatch, i64, i64, usize, u64)>,
     rows: usize,
     bytes: usize,
+    arrivals: u64,
+}
+
+/// What an earlier evaluation saw: the batches that had arrived by then (arrival number
+/// up to `arrived`), rows with event time before `end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seen {
+    /// Last arrival number then.
+    pub arrived: u64,
+    /// End of the window evaluated then.
+    pub end: i64,
+}
+
+/// Rows of `b` (times `lo..=hi`) with `start <= event_time < end`, `None` when none.
+fn slice(b: &RecordBatch, lo: i64, hi: i64, start: i64, end: i64) -> Result<Option<RecordBatch>> {
+    if hi < start || lo >= end || start >= end {
+        return Ok(None);
+    }
+    if lo >= start && hi < end {
+        return Ok(Some(b.clone()));
+    }
+    let t = times(b)?;
+    let mask: BooleanArray = t.iter().map(|v| v.map(|v| v >= start && v < end)).collect();
+    let f = filter_record_batch(b, &mask)?;
+    Ok((f.num_rows() > 0).then_some(f))
 }
 
 /// Bytes of the rows a batch holds. Arrays decoded from IPC are slices of one message
@@ -48,35 +74,49 @@ impl Retained {
         let bytes = slice_bytes(&batch);
         self.rows += batch.num_rows();
         self.bytes += bytes;
-        self.batches.push_back((batch, lo, hi, bytes));
+        self.arrivals += 1;
+        self.batches
+            .push_back((batch, lo, hi, bytes, self.arrivals));
         Ok(Some((lo, hi)))
     }
 
     /// Rows with `start <= event_time < end`.
     pub fn range(&self, start: i64, end: i64) -> Result<Vec<RecordBatch>> {
         let mut out = Vec::new();
-        for (b, lo, hi, _) in &self.batches {
-            if *hi < start || *lo >= end {
-                continue;
-            }
-            if *lo >= start && *hi < end {
-                out.push(b.clone());
-                continue;
-            }
-            let t = times(b)?;
-            let mask: BooleanArray = t.iter().map(|v| v.map(|v| v >= start && v < end)).collect();
-            let f = filter_record_batch(b, &mask)?;
-            if f.num_rows() > 0 {
-                out.push(f);
-            }
+        for (b, lo, hi, _, _) in &self.batches {
+            out.extend(slice(b, *lo, *hi, start, end)?);
         }
         Ok(out)
+    }
+
+    /// Rows with `start <= event_time < end` that an evaluation which saw `seen` did not:
+    /// those of batches that arrived since, and those of earlier batches at or after its
+    /// window's end.
+    pub fn range_unseen(&self, start: i64, end: i64, seen: Seen) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        for (b, lo, hi, _, arrival) in &self.batches {
+            let from = if *arrival > seen.arrived {
+                start
+            } else {
+                start.max(seen.end)
+            };
+            out.extend(slice(b, *lo, *hi, from, end)?);
+        }
+        Ok(out)
+    }
+
+    /// What an evaluation of the window ending at `end` sees now.
+    pub fn seen(&self, end: i64) -> Seen {
+        Seen {
+            arrived: self.arrivals,
+            end,
+        }
     }
 
     /// The earliest event time at or after `t`.
     pub fn next_time(&self, t: i64) -> Result<Option<i64>> {
         let mut best: Option<i64> = None;
-        for (b, lo, hi, _) in &self.batches {
+        for (b, lo, hi, _, _) in &self.batches {
             if *hi < t || best.is_some_and(|m| *lo >= m) {
                 continue;
             }
@@ -93,7 +133,7 @@ impl Retained {
 
     /// Drops whole batches that end before `before`.
     pub fn evict(&mut self, before: i64) {
-        while let Some((b, _, hi, bytes)) = self.batches.front() {
+        while let Some((b, _, hi, bytes, _)) = self.batches.front() {
             if *hi >= before {
                 break;
             }
@@ -117,4 +157,56 @@ impl Retained {
 /// Start of the tumbling window of `size` ns that holds `t`.
 pub fn window_start(t: i64, size: i64) -> i64 {
     t.div_euclid(size) * size
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+    use super::*;
+
+    fn batch(times: &[i64]) -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new(
+                "event_time",
+                DataType::Timestamp(TimeUnit::Nanosecond, None),
+                false,
+            ),
+            Field::new("v", DataType::Int64, false),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(TimestampNanosecondArray::from(times.to_vec())),
+                Arc::new(Int64Array::from(times.to_vec())),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn times_of(batches: &[RecordBatch]) -> Vec<i64> {
+        let mut out: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| times(b).unwrap().values().to_vec())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Unseen rows: a later batch's rows (even late ones, before the last window's end),
+    /// and an earlier batch's rows that lay beyond the last window then.
+    #[test]
+    fn unseen_rows_are_new_arrivals_and_rows_past_the_last_window() {
+        let mut r = Retained::default();
+        r.push(batch(&[1, 5, 12])).unwrap();
+        let seen = r.seen(10);
+        assert_eq!(times_of(&r.range(0, 10).unwrap()), [1, 5]);
+        r.push(batch(&[3, 15])).unwrap();
+        assert_eq!(times_of(&r.range_unseen(0, 20, seen).unwrap()), [3, 12, 15]);
+        // Nothing new since: nothing unseen below the window's end.
+        assert!(r.range_unseen(0, 20, r.seen(20)).unwrap().is_empty());
+    }
 }
