@@ -13,7 +13,7 @@ use tracing::debug;
 
 use crate::config::EngineConfig;
 use crate::incidents::Incidents;
-use crate::runner::Runner;
+use crate::runner::{Runner, notable_rows};
 use crate::story::{PodsByObject, ServicesByPod, assemble};
 use crate::window::{Retained, Seen, window_start};
 use crate::{Error, Result};
@@ -84,9 +84,10 @@ pub struct EngineStats {
 /// slow stage of a run is visible (`tapio replay` prints it; the engine bench reports it).
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct StageTimes {
-    /// Dropping late rows and retaining batches for the look-back.
+    /// Dropping late rows, cutting each batch's notable rows (the routine-row prefilter,
+    /// once per row), and retaining both for the look-back.
     pub retain: Duration,
-    /// Cutting a window out of the retained rows, and the routine-row prefilter.
+    /// Cutting a window (and its notable rows) out of the retained rows.
     pub prefilter: Duration,
     /// Planning and running the pattern SQL over the window.
     pub patterns: Duration,
@@ -135,6 +136,8 @@ pub struct Engine {
     cfg: EngineConfig,
     runner: Runner,
     retained: Retained,
+    /// The retained rows that patterns read (see [`notable_rows`]), cut once on arrival.
+    notable: Retained,
     incidents: Incidents,
     services: ServicesByPod,
     users: PodsByObject,
@@ -167,6 +170,7 @@ impl Engine {
             cfg,
             runner,
             retained: Retained::default(),
+            notable: Retained::default(),
             incidents: Incidents::default(),
             services: ServicesByPod::default(),
             users: PodsByObject::default(),
@@ -256,7 +260,9 @@ impl Engine {
     pub async fn push(&mut self, batch: RecordBatch) -> Result<Output> {
         let t = Instant::now();
         let batch = self.drop_late(batch)?;
+        let notable = notable_rows(&batch)?;
         let retained = self.retained.push(batch.clone())?;
+        self.notable.push(notable)?;
         self.times.retain += t.elapsed();
         let Some((lo, hi)) = retained else {
             return Ok(Output::default());
@@ -264,7 +270,7 @@ impl Engine {
         self.stats.events += batch.num_rows() as u64;
         if self.retained.rows() as u64 > self.stats.peak_retained_rows {
             self.stats.peak_retained_rows = self.retained.rows() as u64;
-            self.stats.peak_retained_bytes = self.retained.bytes() as u64;
+            self.stats.peak_retained_bytes = (self.retained.bytes() + self.notable.bytes()) as u64;
         }
         self.pending = Some(
             self.pending
@@ -343,7 +349,7 @@ impl Engine {
             };
             self.stats.windows_evaluated += 1;
             let data = self.retained.range(from, end)?;
-            self.runner.set_events(data)?;
+            self.runner.set_events(data, self.notable.range(from, end)?);
             let t = self.lap(t, |s| &mut s.prefilter);
             let signals = self.runner.signals().await?;
             let t = self.lap(t, |s| &mut s.patterns);
@@ -399,6 +405,7 @@ impl Engine {
         out.activated = self.activate();
         let t = self.lap(t, |s| &mut s.stories);
         self.retained.evict(from);
+        self.notable.evict(from);
         self.evicted_before = Some(self.evicted_before.map_or(from, |e| e.max(from)));
         self.incidents.forget_before(from);
         self.lap(t, |s| &mut s.retain);

@@ -5,14 +5,18 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow::array::{
+    Array, Float64Array, RecordBatch, StringArray, StringBuilder, StringDictionaryBuilder,
+    TimestampNanosecondArray,
+};
 use arrow::compute::filter_record_batch;
 use arrow::compute::kernels::cmp::neq;
+use arrow::datatypes::Int32Type;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
-use tapio_schemas::{as_strings, event_schema, topology_schema};
+use tapio_schemas::{as_strings, dict_type, event_schema, topology_schema};
 
 use crate::patterns::{PATTERNS, VIEWS};
 use crate::swap_table::SwapTable;
@@ -55,11 +59,17 @@ impl Signal {
     }
 }
 
+/// The keys of open stories, split into the event columns they match: a kind, a
+/// namespace and a node as dictionaries like the events' own, so the context join hashes
+/// the events' dictionary values rather than building a key string per row per window.
 fn story_keys_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("story_id", DataType::Utf8, false),
         Field::new("key_type", DataType::Utf8, false),
-        Field::new("key", DataType::Utf8, false),
+        Field::new("kind", dict_type(), true),
+        Field::new("namespace", dict_type(), true),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("node", dict_type(), true),
     ]))
 }
 
@@ -68,22 +78,79 @@ fn story_keys_schema() -> SchemaRef {
 /// It reads `window_events` (every row) where patterns read `events` (non-routine rows).
 const CONTEXT_SQL: &str = "
 SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
-  ON k.key_type = 'pod' AND k.key = e.object_namespace || '/' || e.pod
+  ON k.key_type = 'pod' AND k.namespace = e.object_namespace AND k.name = e.pod
 UNION ALL
 SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
-  ON k.key_type = 'object' AND k.key = e.object_kind || '/' || e.object_namespace || '/' || e.object_name
+  ON k.key_type = 'object' AND k.kind = e.object_kind AND k.namespace = e.object_namespace
+     AND k.name = e.object_name
   WHERE e.pod IS NULL
 UNION ALL
 SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
-  ON k.key_type = 'workload' AND k.key = e.workload_kind || '/' || e.object_namespace || '/' || e.workload_name
+  ON k.key_type = 'workload' AND k.kind = e.workload_kind AND k.namespace = e.object_namespace
+     AND k.name = e.workload_name
   WHERE e.object_kind <> 'Pod' AND e.pod IS NULL
 UNION ALL
 SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
-  ON k.key_type = 'node' AND k.key = e.node
+  ON k.key_type = 'node' AND k.node = e.node
   WHERE e.object_kind = 'Node'
 UNION ALL
 SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
-  ON k.key_type = 'event' AND k.key = e.event_id";
+  ON k.key_type = 'event' AND k.name = e.event_id";
+
+/// The `story_keys` batch of context keys: `pod` keys are `namespace/pod`, `object` and
+/// `workload` keys `Kind/namespace/name`, `node` and `event` keys a bare name.
+fn story_keys_batch(keys: &[(String, &'static str, String)]) -> Result<RecordBatch> {
+    let n = keys.len();
+    let mut kind = StringDictionaryBuilder::<Int32Type>::new();
+    let mut namespace = StringDictionaryBuilder::<Int32Type>::new();
+    let mut node = StringDictionaryBuilder::<Int32Type>::new();
+    let mut name = StringBuilder::with_capacity(n, n * 32);
+    for (_, key_type, key) in keys {
+        let (k, ns, nm, nd) = match *key_type {
+            "pod" => match key.split_once('/') {
+                Some((ns, pod)) => (None, Some(ns), Some(pod), None),
+                None => (None, None, None, None),
+            },
+            "object" | "workload" => {
+                let mut parts = key.splitn(3, '/');
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some(k), Some(ns), Some(nm)) => (Some(k), Some(ns), Some(nm), None),
+                    _ => (None, None, None, None),
+                }
+            }
+            "node" => (None, None, None, Some(key.as_str())),
+            _ => (None, None, Some(key.as_str()), None),
+        };
+        kind.append_option(k);
+        namespace.append_option(ns);
+        name.append_option(nm);
+        node.append_option(nd);
+    }
+    let story: StringArray = keys.iter().map(|k| Some(k.0.as_str())).collect();
+    let key_type: StringArray = keys.iter().map(|k| Some(k.1)).collect();
+    Ok(RecordBatch::try_new(
+        story_keys_schema(),
+        vec![
+            Arc::new(story),
+            Arc::new(key_type),
+            Arc::new(kind.finish()),
+            Arc::new(namespace.finish()),
+            Arc::new(name.finish()),
+            Arc::new(node.finish()),
+        ],
+    )?)
+}
+
+/// The rows patterns see: the non-routine ones. Every pattern triggers on a warning or
+/// worse (see `queries/README.md`), and routine rows are most of a cluster's events.
+pub fn notable_rows(batch: &RecordBatch) -> Result<RecordBatch> {
+    let sev = batch
+        .column_by_name("severity")
+        .and_then(as_strings)
+        .ok_or_else(|| Error::Input("batch without a `severity` column".into()))?;
+    let mask = neq(&sev, &StringArray::new_scalar("info"))?;
+    Ok(filter_record_batch(batch, &mask)?)
+}
 
 /// The per-window DataFusion session.
 pub struct Runner {
@@ -200,25 +267,11 @@ impl Runner {
         Ok(())
     }
 
-    /// Replaces the window's events. Patterns see only the non-routine ones: every
-    /// pattern triggers on a warning or worse (see `queries/README.md`), and routine rows
-    /// are most of a cluster's events.
-    pub fn set_events(&self, batches: Vec<RecordBatch>) -> Result<()> {
-        let mut notable = Vec::with_capacity(batches.len());
-        for b in &batches {
-            let sev = b
-                .column_by_name("severity")
-                .and_then(as_strings)
-                .ok_or_else(|| Error::Input("batch without a `severity` column".into()))?;
-            let mask = neq(&sev, &StringArray::new_scalar("info"))?;
-            let f = filter_record_batch(b, &mask)?;
-            if f.num_rows() > 0 {
-                notable.push(f);
-            }
-        }
+    /// Replaces the window's events: all of them (what story context is drawn from)
+    /// and the [`notable_rows`] among them (what patterns read).
+    pub fn set_events(&self, all: Vec<RecordBatch>, notable: Vec<RecordBatch>) {
         self.events.replace(notable);
-        self.window_events.replace(batches);
-        Ok(())
+        self.window_events.replace(all);
     }
 
     async fn run(&self, plan: &Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
@@ -296,13 +349,7 @@ impl Runner {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let story: StringArray = keys.iter().map(|k| Some(k.0.as_str())).collect();
-        let kind: StringArray = keys.iter().map(|k| Some(k.1)).collect();
-        let key: StringArray = keys.iter().map(|k| Some(k.2.as_str())).collect();
-        let batch = RecordBatch::try_new(
-            story_keys_schema(),
-            vec![Arc::new(story), Arc::new(kind), Arc::new(key)],
-        )?;
+        let batch = story_keys_batch(keys)?;
         self.story_keys.replace(vec![batch]);
         self.run(&self.context).await
     }
