@@ -1,6 +1,6 @@
 //! The streaming engine: push event batches, get stories as incidents close.
 
-use std::collections::HashSet;
+use ahash::{HashSet, HashSetExt};
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, BooleanArray, Int64Array, RecordBatch, TimestampNanosecondArray};
@@ -143,7 +143,7 @@ pub struct Engine {
     users: PodsByObject,
     watermark: Option<i64>,
     /// Ids of open incidents already published as active.
-    active: std::collections::HashSet<String>,
+    active: HashSet<String>,
     /// Events before this time were evicted from the look-back.
     evicted_before: Option<i64>,
     next_window: Option<i64>,
@@ -443,7 +443,7 @@ impl Engine {
     /// Open incidents that crossed the threshold: their first `active` story.
     fn activate(&mut self) -> Vec<Story> {
         // Incidents merged into others are gone: forget them.
-        let open: std::collections::HashSet<&str> =
+        let open: HashSet<&str> =
             self.incidents.open().map(|i| i.id.as_str()).collect();
         self.active.retain(|id| open.contains(id.as_str()));
         let mut out = Vec::new();

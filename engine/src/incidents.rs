@@ -3,7 +3,9 @@
 //! is older than the idle timeout (in event time) is closed. When a signal links several
 //! open incidents they merge into the oldest, which keeps its id.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use ahash::HashMap;
 
 use tapio_schemas::UnifiedEvent;
 use tapio_schemas::ids::stable_id;
