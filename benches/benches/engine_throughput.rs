@@ -303,6 +303,23 @@ async fn engine_phase(dir: &Path, lookback: i64) {
     let sc = score(&labels, &stories);
     let st = engine.stats();
     eprintln!("engine stages: {}", engine.stage_times());
+    let mut sizes: Vec<(usize, &str)> = stories
+        .iter()
+        .map(|s| (s.event_ids.len(), s.pattern.as_str()))
+        .collect();
+    sizes.sort();
+    sizes.reverse();
+    eprintln!(
+        "story events: {} in all, largest {:?}",
+        sizes.iter().map(|s| s.0).sum::<usize>(),
+        &sizes[..sizes.len().min(5)]
+    );
+    eprintln!(
+        "windows evaluated {}, context rows {} ({} new to their story)",
+        engine.stats().windows_evaluated,
+        engine.stats().context_rows,
+        engine.stats().context_new
+    );
     eprintln!("{sc}");
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let result = serde_json::json!({

@@ -78,6 +78,10 @@ pub struct EngineStats {
     pub peak_retained_rows: u64,
     /// Most bytes of Arrow event data held at once (at the same moment as the rows).
     pub peak_retained_bytes: u64,
+    /// Rows the context query returned, summed over windows.
+    pub context_rows: u64,
+    /// Of those, rows a story did not hold yet (decoded and added).
+    pub context_new: u64,
 }
 
 /// Where the engine's time went, per stage: wall time summed over all windows, so the
@@ -355,12 +359,20 @@ impl Engine {
             let t = self.lap(t, |s| &mut s.patterns);
             let found = signals.len();
             self.stats.signals += self.incidents.add(signals) as u64;
+            // An incident still building (a probe blip, one back-off) gets its signals'
+            // rows only; its pods' and workloads' history is fetched once its evidence
+            // crosses the threshold (its keys are new then, so the whole look-back is
+            // searched). Most building incidents never publish, and fetching the history
+            // of each was most of the context stage at 1M events in the window.
+            let threshold = self.cfg.threshold;
             let keys: Vec<(String, &'static str, String)> = self
                 .incidents
                 .open()
                 .flat_map(|i| {
+                    let building = i.weight() < threshold;
                     i.context_keys()
                         .into_iter()
+                        .filter(move |(t, _)| !building || *t == "event")
                         .map(|(t, k)| (i.id.clone(), t, k))
                 })
                 .collect();
@@ -380,7 +392,9 @@ impl Engine {
             self.context_seen = Some(self.retained.seen(end));
             self.searched = known.into_iter().chain(new).collect();
             for b in context {
+                self.stats.context_rows += b.num_rows() as u64;
                 let b = self.new_context(&b)?;
+                self.stats.context_new += b.num_rows() as u64;
                 let ids = b
                     .column_by_name("story_id")
                     .and_then(as_strings)
@@ -443,8 +457,7 @@ impl Engine {
     /// Open incidents that crossed the threshold: their first `active` story.
     fn activate(&mut self) -> Vec<Story> {
         // Incidents merged into others are gone: forget them.
-        let open: HashSet<&str> =
-            self.incidents.open().map(|i| i.id.as_str()).collect();
+        let open: HashSet<&str> = self.incidents.open().map(|i| i.id.as_str()).collect();
         self.active.retain(|id| open.contains(id.as_str()));
         let mut out = Vec::new();
         for inc in self.incidents.open() {

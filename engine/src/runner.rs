@@ -75,7 +75,10 @@ fn story_keys_schema() -> SchemaRef {
 
 /// SQL that finds every retained event of the open stories: their failing pods'
 /// history, their subjects' and workloads' own events, their nodes', and the signals.
-/// It reads `window_events` (every row) where patterns read `events` (non-routine rows).
+/// It reads `window_events` (every row) where patterns read `events` (non-routine rows),
+/// except for the signals' own rows: those are in `events`, far fewer. A branch whose
+/// key type has no key this time does not scan its events (an empty hash-join build side
+/// skips the probe side).
 const CONTEXT_SQL: &str = "
 SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
   ON k.key_type = 'pod' AND k.namespace = e.object_namespace AND k.name = e.pod
@@ -94,7 +97,7 @@ SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
   ON k.key_type = 'node' AND k.node = e.node
   WHERE e.object_kind = 'Node'
 UNION ALL
-SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
+SELECT k.story_id, e.* FROM events e JOIN story_keys k
   ON k.key_type = 'event' AND k.name = e.event_id";
 
 /// The `story_keys` batch of context keys: `pod` keys are `namespace/pod`, `object` and
