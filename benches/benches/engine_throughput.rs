@@ -20,7 +20,8 @@
 //! Run: `cargo bench -p tapio-benches --bench engine_throughput`. `TAPIO_BENCH_CASES`
 //! picks cases as `EVENTS:PODS[:SPAN_SECS[:LOOKBACK_SECS]]`: event time spans 4 hours by
 //! default (the generator needs at least one), and the engine looks back 900 s (a look-back
-//! as long as the span puts every event in one window).
+//! as long as the span puts every event in one window). `TAPIO_BENCH_PARTITIONS` sets the
+//! engine's DataFusion partitions (default: one per core, at most 2).
 
 use std::io::Read;
 use std::path::Path;
@@ -259,10 +260,16 @@ async fn engine_phase(dir: &Path, lookback: i64) {
     let relations: Vec<Relation> =
         serde_json::from_slice(&std::fs::read(dir.join("relations.json")).expect("relations"))
             .expect("relations json");
-    let cfg = EngineConfig {
+    let mut cfg = EngineConfig {
         lookback_secs: lookback,
         ..EngineConfig::default()
     };
+    if let Some(p) = std::env::var("TAPIO_BENCH_PARTITIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        cfg.partitions = p;
+    }
     let mut engine = Engine::new(cfg).await.expect("engine");
     // Topology views are computed here, once per topology change, not per window.
     let t = Instant::now();
