@@ -357,9 +357,10 @@ impl Runner {
         self.run(&self.context).await
     }
 
-    /// Like [`Runner::context`], over `events` instead of the window's events (which
-    /// the patterns do not read): keys searched in an earlier window need only the rows
-    /// that window did not see.
+    /// Like [`Runner::context`], with `events` in place of the window's events (until
+    /// the next [`Runner::set_events`]): keys searched in an earlier window need only the
+    /// rows that window did not see. Signals' own rows are still looked up among all the
+    /// window's notable rows, which are few.
     pub async fn context_in(
         &self,
         keys: &[(String, &'static str, String)],

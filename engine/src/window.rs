@@ -11,11 +11,40 @@ use crate::{Error, Result};
 /// Events kept for the look-back, oldest first.
 #[derive(Debug, Default)]
 pub struct Retained {
-    /// (batch, min time, max time, bytes, arrival number)
-    batches: VecDeque<(RecordBatch, i64, i64, usize, u64)>,
+    batches: VecDeque<Held>,
     rows: usize,
     bytes: usize,
     arrivals: u64,
+}
+
+/// One retained batch with what the window bookkeeping asks of it.
+#[derive(Debug)]
+struct Held {
+    batch: RecordBatch,
+    /// Earliest and latest event time in the batch.
+    lo: i64,
+    hi: i64,
+    /// Bytes of its rows (see [`slice_bytes`]).
+    bytes: usize,
+    /// Arrival number: 1 for the first batch pushed, and so on.
+    arrival: u64,
+}
+
+impl Held {
+    /// Its rows with `start <= event_time < end`, `None` when none.
+    fn slice(&self, start: i64, end: i64) -> Result<Option<RecordBatch>> {
+        let (b, lo, hi) = (&self.batch, self.lo, self.hi);
+        if hi < start || lo >= end || start >= end {
+            return Ok(None);
+        }
+        if lo >= start && hi < end {
+            return Ok(Some(b.clone()));
+        }
+        let t = times(b)?;
+        let mask: BooleanArray = t.iter().map(|v| v.map(|v| v >= start && v < end)).collect();
+        let f = filter_record_batch(b, &mask)?;
+        Ok((f.num_rows() > 0).then_some(f))
+    }
 }
 
 /// What an earlier evaluation saw: the batches that had arrived by then (arrival number
@@ -26,20 +55,6 @@ pub struct Seen {
     pub arrived: u64,
     /// End of the window evaluated then.
     pub end: i64,
-}
-
-/// Rows of `b` (times `lo..=hi`) with `start <= event_time < end`, `None` when none.
-fn slice(b: &RecordBatch, lo: i64, hi: i64, start: i64, end: i64) -> Result<Option<RecordBatch>> {
-    if hi < start || lo >= end || start >= end {
-        return Ok(None);
-    }
-    if lo >= start && hi < end {
-        return Ok(Some(b.clone()));
-    }
-    let t = times(b)?;
-    let mask: BooleanArray = t.iter().map(|v| v.map(|v| v >= start && v < end)).collect();
-    let f = filter_record_batch(b, &mask)?;
-    Ok((f.num_rows() > 0).then_some(f))
 }
 
 /// Bytes of the rows a batch holds. Arrays decoded from IPC are slices of one message
@@ -75,16 +90,21 @@ impl Retained {
         self.rows += batch.num_rows();
         self.bytes += bytes;
         self.arrivals += 1;
-        self.batches
-            .push_back((batch, lo, hi, bytes, self.arrivals));
+        self.batches.push_back(Held {
+            batch,
+            lo,
+            hi,
+            bytes,
+            arrival: self.arrivals,
+        });
         Ok(Some((lo, hi)))
     }
 
     /// Rows with `start <= event_time < end`.
     pub fn range(&self, start: i64, end: i64) -> Result<Vec<RecordBatch>> {
         let mut out = Vec::new();
-        for (b, lo, hi, _, _) in &self.batches {
-            out.extend(slice(b, *lo, *hi, start, end)?);
+        for h in &self.batches {
+            out.extend(h.slice(start, end)?);
         }
         Ok(out)
     }
@@ -94,13 +114,13 @@ impl Retained {
     /// window's end.
     pub fn range_unseen(&self, start: i64, end: i64, seen: Seen) -> Result<Vec<RecordBatch>> {
         let mut out = Vec::new();
-        for (b, lo, hi, _, arrival) in &self.batches {
-            let from = if *arrival > seen.arrived {
+        for h in &self.batches {
+            let from = if h.arrival > seen.arrived {
                 start
             } else {
                 start.max(seen.end)
             };
-            out.extend(slice(b, *lo, *hi, from, end)?);
+            out.extend(h.slice(from, end)?);
         }
         Ok(out)
     }
@@ -116,15 +136,15 @@ impl Retained {
     /// The earliest event time at or after `t`.
     pub fn next_time(&self, t: i64) -> Result<Option<i64>> {
         let mut best: Option<i64> = None;
-        for (b, lo, hi, _, _) in &self.batches {
-            if *hi < t || best.is_some_and(|m| *lo >= m) {
+        for h in &self.batches {
+            if h.hi < t || best.is_some_and(|m| h.lo >= m) {
                 continue;
             }
-            if *lo >= t {
-                best = Some(best.map_or(*lo, |m| m.min(*lo)));
+            if h.lo >= t {
+                best = Some(best.map_or(h.lo, |m| m.min(h.lo)));
                 continue;
             }
-            for v in times(b)?.iter().flatten().filter(|v| *v >= t) {
+            for v in times(&h.batch)?.iter().flatten().filter(|v| *v >= t) {
                 best = Some(best.map_or(v, |m| m.min(v)));
             }
         }
@@ -133,12 +153,12 @@ impl Retained {
 
     /// Drops whole batches that end before `before`.
     pub fn evict(&mut self, before: i64) {
-        while let Some((b, _, hi, bytes, _)) = self.batches.front() {
-            if *hi >= before {
+        while let Some(h) = self.batches.front() {
+            if h.hi >= before {
                 break;
             }
-            self.rows -= b.num_rows();
-            self.bytes -= bytes;
+            self.rows -= h.batch.num_rows();
+            self.bytes -= h.bytes;
             self.batches.pop_front();
         }
     }
