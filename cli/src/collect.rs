@@ -71,8 +71,9 @@ fn print(w: &mut impl Write, e: &UnifiedEvent, output: EventOutput) -> anyhow::R
 }
 
 pub async fn run(o: Options) -> anyhow::Result<()> {
-    let mut c = live::start(&o.collectors, o.ebpf, o.k8s).await?;
+    // Before the collectors announce themselves: see `live::stop_after`.
     let stop = live::stop_after(o.duration);
+    let mut c = live::start(&o.collectors, o.ebpf, o.k8s).await?;
     tokio::pin!(stop);
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());

@@ -116,29 +116,38 @@ impl Collectors {
     }
 }
 
-/// Resolves after `duration` (when given) or when the process is asked to stop.
-pub async fn stop_after(duration: Option<std::time::Duration>) {
-    match duration {
-        Some(d) => tokio::select! {
-            _ = tokio::time::sleep(d) => {}
-            _ = stop_signal() => {}
-        },
-        None => stop_signal().await,
+/// Resolves after `duration` (when given) or when the process is asked to stop. The
+/// signal handlers are installed when this is called, not when first awaited: call it
+/// before announcing readiness, or a SIGTERM sent right after would kill the process
+/// instead of draining it.
+pub fn stop_after(duration: Option<std::time::Duration>) -> impl std::future::Future<Output = ()> {
+    let signal = stop_signal();
+    async move {
+        match duration {
+            Some(d) => tokio::select! {
+                _ = tokio::time::sleep(d) => {}
+                _ = signal => {}
+            },
+            None => signal.await,
+        }
     }
 }
 
-/// Resolves when the process is asked to stop (SIGINT or SIGTERM).
-pub async fn stop_signal() {
+/// Resolves when the process is asked to stop (SIGINT or SIGTERM); the handlers are
+/// installed on the call.
+pub fn stop_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            },
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
     }
 }

@@ -85,13 +85,14 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         ..EngineConfig::default()
     };
     let mut engine = Engine::new(cfg).await?;
+    // Before the collectors announce themselves: see `live::stop_after`.
+    let stop = live::stop_after(o.duration);
     let mut c = live::start(&o.collectors, o.ebpf, o.k8s).await?;
     let mut topology = c.k8s.as_ref().map(|k| k.topology());
     eprintln!(
         "tapio: running; stories print as incidents close ({} s without new evidence)",
         o.idle_timeout_secs
     );
-    let stop = live::stop_after(o.duration);
     tokio::pin!(stop);
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
@@ -174,13 +175,14 @@ async fn run_to_kafka(o: Options, k: tapio_ingest::kafka::KafkaConfig) -> anyhow
         .with_context(|| format!("creating topics on {}", k.brokers))?;
     let publisher = Publisher::new(&k)?;
     let cluster = o.ebpf.cluster.clone();
+    // Before the collectors announce themselves: see `live::stop_after`.
+    let stop = live::stop_after(o.duration);
     let mut c = live::start(&o.collectors, o.ebpf, o.k8s).await?;
     let mut topology = c.k8s.as_ref().map(|k| k.topology());
     eprintln!(
         "tapio: sending events to {} on {}",
         k.events_topic, k.brokers
     );
-    let stop = live::stop_after(o.duration);
     tokio::pin!(stop);
     let (mut batches, batcher) = batcher(&mut c);
     let (mut sent, mut rows) = (0usize, 0usize);

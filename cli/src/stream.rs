@@ -282,6 +282,8 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     log.catch_up(Duration::from_secs(60))
         .await
         .context("reading the stories topic back")?;
+    // Before anything announces readiness: see `live::stop_after`.
+    let stop = live::stop_after(o.duration);
     let topology = TopologyLog::start(&k).await?;
     topology
         .catch_up(Duration::from_secs(60))
@@ -292,7 +294,6 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         "tapio: consuming {} on {} as group {:?}; stories to {}",
         k.events_topic, k.brokers, o.group, k.stories_topic
     );
-    let stop = live::stop_after(o.duration);
     tokio::pin!(stop);
     let flush_every = o.flush;
     let mut rt = Runtime {
