@@ -19,6 +19,9 @@ use tapio_schemas::{Correlation, Story};
 
 use crate::{Output, live};
 
+/// How long an events message waits for the topology it names to be read.
+const TOPOLOGY_WAIT: Duration = Duration::from_secs(60);
+
 /// What `tapio run --source kafka://…` was asked.
 pub struct Options {
     pub kafka: KafkaConfig,
@@ -50,6 +53,9 @@ struct Counters {
     published: u64,
     duplicates: u64,
     commits: u64,
+    /// Events messages correlated without the topology they named: it was not read in
+    /// time.
+    without_topology: u64,
 }
 
 #[derive(Default)]
@@ -159,6 +165,13 @@ impl Runtime {
         let mut newest = i64::MIN;
         match r.body {
             Body::Events(batches) => {
+                // The topology these events were sent after must be in the engine first.
+                if let Some((p, o)) = r.topology
+                    && let Err(e) = self.topology.reached(p, o, TOPOLOGY_WAIT).await
+                {
+                    self.n.without_topology += 1;
+                    tracing::warn!(error = %e, cluster = %r.cluster, "The topology these events name was not read in time; correlating them with the topology read so far.");
+                }
                 for b in batches {
                     let t = max_time(&b);
                     newest = newest.max(t);
@@ -347,11 +360,12 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     let n = &rt.n;
     eprintln!(
-        "tapio: {} messages, {} events ({:.0}/s), {} unreadable; {} story updates published, {} already on the topic; {} commits; {} messages not yet final",
+        "tapio: {} messages, {} events ({:.0}/s), {} unreadable, {} without their topology; {} story updates published, {} already on the topic; {} commits; {} messages not yet final",
         n.messages,
         n.events,
         n.events as f64 / secs,
         n.unreadable,
+        n.without_topology,
         n.published,
         n.duplicates,
         n.commits,

@@ -35,6 +35,23 @@ pub const HEADER_SCHEMA_VERSION: &str = "tapio.schema_version";
 pub const HEADER_CONTENT_TYPE: &str = "content-type";
 /// Header: the cluster the message is about.
 pub const HEADER_CLUSTER: &str = "tapio.cluster";
+/// Header of events messages: where the cluster's latest topology snapshot, sent before
+/// them, is stored, as `PARTITION:OFFSET` of the topology topic. A consumer reads the
+/// topology topic up to there before it correlates the events: its topology reader may
+/// lag its events reader (after a broker restart it did, and a story was told without
+/// the PersistentVolumeClaim that was its root cause).
+pub const HEADER_TOPOLOGY: &str = "tapio.topology";
+
+/// The value of [`HEADER_TOPOLOGY`] for a snapshot at `partition`, `offset`.
+pub fn topology_position(partition: i32, offset: i64) -> String {
+    format!("{partition}:{offset}")
+}
+
+/// Reads a [`HEADER_TOPOLOGY`] value; `None` when it is not `PARTITION:OFFSET`.
+pub fn parse_topology_position(v: &str) -> Option<(i32, i64)> {
+    let (p, o) = v.split_once(':')?;
+    Some((p.parse().ok()?, o.parse().ok()?))
+}
 /// Header of story messages: the story's state (`active`, `resolved`).
 pub const HEADER_STATE: &str = "tapio.state";
 
@@ -48,6 +65,11 @@ pub const KIND_TOPOLOGY: &str = "topology";
 pub const KIND_END_OF_CAPTURE: &str = "end-of-capture";
 /// Value holds one story as JSON.
 pub const KIND_STORY: &str = "story";
+/// Value is empty, on the stories topic: written by an engine after a story send failed,
+/// to learn whether the failed send was stored. Everything stored before it in its
+/// partition is read back before the story is sent again; a broker's answer about where a
+/// topic ends can be stale right after it restarts. Consumers skip it.
+pub const KIND_FENCE: &str = "fence";
 
 /// Media type of Arrow IPC stream values.
 pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
@@ -122,5 +144,15 @@ mod tests {
         let batch = EventBatchBuilder::new().finish();
         let bytes = encode_ipc(&event_schema(), &[batch]).unwrap();
         assert!(decode_ipc(bytes[..bytes.len() / 2].to_vec()).is_err());
+    }
+
+    #[test]
+    fn topology_positions_round_trip_and_bad_values_are_refused() {
+        let v = topology_position(2, 12345);
+        assert_eq!(v, "2:12345");
+        assert_eq!(parse_topology_position(&v), Some((2, 12345)));
+        for bad in ["", "2", "2:", ":5", "x:5", "2:5:1", "2:x"] {
+            assert_eq!(parse_topology_position(bad), None, "{bad:?}");
+        }
     }
 }

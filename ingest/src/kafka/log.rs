@@ -65,6 +65,34 @@ impl Tail {
         })
     }
 
+    /// Waits until the message at `offset` of `partition` (or a later one) has been
+    /// handed over.
+    pub(crate) async fn reached(
+        &self,
+        partition: i32,
+        offset: i64,
+        timeout: Duration,
+    ) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let at = self
+                .positions
+                .lock()
+                .ok()
+                .and_then(|p| p.get(&partition).copied());
+            if at.is_some_and(|next| next > offset) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(KafkaError::Timeout(format!(
+                    "reading {} up to partition {partition} offset {offset} took over {timeout:?}",
+                    self.topic
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until everything the topic held when called has been handed over.
     pub(crate) async fn catch_up(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;

@@ -1,5 +1,7 @@
 //! Sending event batches, topology snapshots and stories.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
@@ -25,6 +27,9 @@ pub struct Publisher {
     /// ([`Publisher::send_story_once`]).
     stories: FutureProducer,
     cfg: KafkaConfig,
+    /// Cluster → where its latest topology snapshot is stored: named on its events
+    /// messages ([`wire::HEADER_TOPOLOGY`]).
+    topology_at: Arc<Mutex<HashMap<String, Stored>>>,
 }
 
 /// Where a message was stored.
@@ -91,6 +96,7 @@ impl Publisher {
             producer: c.create()?,
             stories: once.create()?,
             cfg: cfg.clone(),
+            topology_at: Arc::default(),
         })
     }
 
@@ -125,17 +131,29 @@ impl Publisher {
     pub async fn send_events(&self, cluster: &str, batches: &[RecordBatch]) -> Result<Stored> {
         let bytes = wire::encode_ipc(&event_schema(), batches)
             .map_err(|e| KafkaError::Encode(e.to_string()))?;
-        let h = headers(
+        let mut h = headers(
             wire::KIND_EVENTS,
             EVENT_SCHEMA_VERSION,
             wire::ARROW_STREAM,
             Some(cluster),
         );
+        let topology = self
+            .topology_at
+            .lock()
+            .ok()
+            .and_then(|t| t.get(cluster).copied());
+        if let Some(t) = topology {
+            h = h.insert(Header {
+                key: wire::HEADER_TOPOLOGY,
+                value: Some(&wire::topology_position(t.partition, t.offset)),
+            });
+        }
         self.send(&self.cfg.events_topic, cluster, &bytes, h).await
     }
 
     /// Sends a cluster's whole topology (every current relation) to the compacted
-    /// topology topic, keyed by the cluster.
+    /// topology topic, keyed by the cluster. The cluster's events sent after it name it
+    /// ([`wire::HEADER_TOPOLOGY`]).
     pub async fn send_topology(&self, cluster: &str, relations: &[Relation]) -> Result<Stored> {
         let batch = to_batch(topology_schema(), relations)
             .map_err(|e| KafkaError::Encode(e.to_string()))?;
@@ -147,8 +165,13 @@ impl Publisher {
             wire::ARROW_STREAM,
             Some(cluster),
         );
-        self.send(&self.cfg.topology_topic, cluster, &bytes, h)
-            .await
+        let at = self
+            .send(&self.cfg.topology_topic, cluster, &bytes, h)
+            .await?;
+        if let Ok(mut t) = self.topology_at.lock() {
+            t.insert(cluster.to_string(), at);
+        }
+        Ok(at)
     }
 
     /// Marks the end of a cluster's capture on the events topic (after its last batch, in
@@ -165,9 +188,12 @@ impl Publisher {
 
     /// Publishes one story (a state change) unless `log` shows it is on the topic
     /// already; returns whether this call wrote it. A failed send is not blindly
-    /// repeated: the broker may have stored it before failing to answer, so the stories
-    /// topic is read up to its end first, and the story is sent again only if it is
-    /// not there. Stops on a fatal error, or after `attempts` failed sends or reads.
+    /// repeated: the broker may have stored it before failing to answer. A fence
+    /// ([`wire::KIND_FENCE`]) is written to the story's partition and the topic is read up
+    /// to it; the story is sent again only if it is not there. (Reading up to the
+    /// broker's reported end is not enough: tansu answered with an end from before its
+    /// restart, and the story was sent twice.) Stops on a fatal error, or after
+    /// `attempts` failed sends or reads.
     pub async fn send_story_once(
         &self,
         story: &Story,
@@ -188,12 +214,13 @@ impl Publisher {
                 Err(e) => {
                     tracing::warn!(error = %e, story = %story.id, "Publishing a story failed; checking the topic before sending again.");
                     // The failed send may still have been written: send again only once
-                    // the topic has been read to its end (the broker may still be down).
+                    // the topic has been read up to a fence written after it (the broker
+                    // may still be down).
                     loop {
                         tries += 1;
                         tokio::time::sleep(Duration::from_millis(200 * tries as u64)).await;
-                        match log.catch_up(Duration::from_secs(30)).await {
-                            Ok(()) => break,
+                        match self.read_past_fence(&story.id, log).await {
+                            Ok(_) => break,
                             Err(e) if e.is_fatal() || tries + 1 >= attempts => return Err(e),
                             Err(e) => {
                                 tracing::warn!(error = %e, "Reading the stories topic back failed; retrying.")
@@ -203,6 +230,20 @@ impl Publisher {
                 }
             }
         }
+    }
+
+    /// Writes a fence ([`wire::KIND_FENCE`]) to the partition of story `id` and waits
+    /// until `log` has read up to it: then `log` knows every story of that partition
+    /// stored before, whatever the broker says about the topic's end.
+    pub async fn read_past_fence(&self, id: &str, log: &super::StoryLog) -> Result<Stored> {
+        let h = OwnedHeaders::new().insert(Header {
+            key: wire::HEADER_KIND,
+            value: Some(wire::KIND_FENCE),
+        });
+        let fence = self.send(&self.cfg.stories_topic, id, &[], h).await?;
+        log.reached(fence.partition, fence.offset, Duration::from_secs(30))
+            .await?;
+        Ok(fence)
     }
 
     /// Sends one story (a state change) as JSON, keyed by its id: one attempt (see

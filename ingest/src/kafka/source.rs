@@ -25,6 +25,10 @@ pub struct Received {
     pub offset: i64,
     /// The cluster (the key).
     pub cluster: String,
+    /// Where the topology snapshot these events were sent after is stored (partition,
+    /// offset of the topology topic), when the producer said
+    /// ([`wire::HEADER_TOPOLOGY`]).
+    pub topology: Option<(i32, i64)>,
     /// What it holds.
     pub body: Body,
 }
@@ -133,12 +137,20 @@ impl EventSource {
             .unwrap_or_default();
         let mut kind = None;
         let mut version = None;
+        let mut topology = None;
         if let Some(h) = m.headers() {
             for h in h.iter() {
                 let v = h.value.map(|v| String::from_utf8_lossy(v).into_owned());
                 match h.key {
                     wire::HEADER_KIND => kind = v,
                     wire::HEADER_SCHEMA_VERSION => version = v,
+                    wire::HEADER_TOPOLOGY => {
+                        topology = v.as_deref().and_then(wire::parse_topology_position);
+                        if topology.is_none() {
+                            warn!(value = ?v, partition = m.partition(), offset = m.offset(),
+                                "Header {} is not PARTITION:OFFSET; ignored.", wire::HEADER_TOPOLOGY);
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -157,6 +169,7 @@ impl EventSource {
             partition: m.partition(),
             offset: m.offset(),
             cluster,
+            topology,
             body,
         })
     }

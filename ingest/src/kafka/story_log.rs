@@ -73,6 +73,17 @@ impl Seen {
     }
 }
 
+/// Whether a message of the stories topic is a fence (not a story, not unreadable).
+fn is_fence(m: &impl Message) -> bool {
+    use rdkafka::message::Headers;
+    m.headers().is_some_and(|h| {
+        h.iter().any(|h| {
+            h.key == tapio_schemas::wire::HEADER_KIND
+                && h.value == Some(tapio_schemas::wire::KIND_FENCE.as_bytes())
+        })
+    })
+}
+
 /// A reader of the stories topic (every partition, from the start) and the set of
 /// story states it holds.
 pub struct StoryLog {
@@ -86,6 +97,9 @@ impl StoryLog {
         let seen = Arc::new(Mutex::new(Seen::default()));
         let s = seen.clone();
         let tail = Tail::start(cfg, &cfg.stories_topic, move |m| {
+            if is_fence(m) {
+                return;
+            }
             let story: Option<Story> = m.payload().and_then(|p| serde_json::from_slice(p).ok());
             if let Ok(mut seen) = s.lock() {
                 match story {
@@ -96,6 +110,12 @@ impl StoryLog {
         })
         .await?;
         Ok(StoryLog { seen, tail })
+    }
+
+    /// Waits until the message at `offset` of `partition` has been read (see
+    /// [`tapio_schemas::wire::KIND_FENCE`]).
+    pub async fn reached(&self, partition: i32, offset: i64, timeout: Duration) -> Result<()> {
+        self.tail.reached(partition, offset, timeout).await
     }
 
     /// Waits until everything the topic held when called has been read.

@@ -64,6 +64,12 @@ impl TopologyLog {
         self.tail.catch_up(timeout).await
     }
 
+    /// Waits until the snapshot at `offset` of `partition` (or a later message) has been
+    /// read; see [`tapio_schemas::wire::HEADER_TOPOLOGY`].
+    pub async fn reached(&self, partition: i32, offset: i64, timeout: Duration) -> Result<()> {
+        self.tail.reached(partition, offset, timeout).await
+    }
+
     /// The cluster's latest topology and its version, if any was published.
     pub fn get(&self, cluster: &str) -> Option<(u64, Arc<Vec<Relation>>)> {
         self.latest
