@@ -180,7 +180,11 @@ enum Command {
     /// Run SQL over the stored history: tables events, correlations, topology, stories.
     Sql {
         /// The query.
-        query: String,
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        query: Option<String>,
+        /// Read the query from a file (see `queries/examples/`).
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
         /// Where history is stored.
         #[arg(long, env = "TAPIO_DATA_DIR", default_value = "tapio-data")]
         data_dir: String,
@@ -437,9 +441,21 @@ fn run() -> anyhow::Result<()> {
             }
             Command::Sql {
                 query,
+                file,
                 data_dir,
                 format,
-            } => sql::run(&data_dir, &query, format).await,
+            } => {
+                let query = match (query, file) {
+                    (Some(q), _) => q,
+                    (None, Some(f)) => {
+                        anyhow::Context::with_context(std::fs::read_to_string(&f), || {
+                            format!("reading the query in {}", f.display())
+                        })?
+                    }
+                    (None, None) => anyhow::bail!("give a query or --file"),
+                };
+                sql::run(&data_dir, &query, format).await
+            }
         }
     })
 }

@@ -87,6 +87,20 @@ pub fn stories(w: &mut impl Write, stories: &[Story]) -> std::io::Result<()> {
         for t in &s.timeline {
             writeln!(w, "     {}  {:<11} {}", hms(t.time), t.source, t.text)?;
         }
+        if !s.similar_incidents.is_empty() {
+            writeln!(w, "\n   Seen before:")?;
+            for p in &s.similar_incidents {
+                writeln!(
+                    w,
+                    "     {} {} UTC  {:.0}% similar  {}  (id {})",
+                    format_ns(p.first_seen).get(..10).unwrap_or(""),
+                    hms(p.first_seen),
+                    100.0 * p.similarity,
+                    p.title,
+                    &p.id[..12.min(p.id.len())]
+                )?;
+            }
+        }
         writeln!(w, "\n   What to do:")?;
         for (n, r) in s.recommendations.iter().enumerate() {
             writeln!(w, "     {}. {r}", n + 1)?;

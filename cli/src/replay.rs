@@ -66,6 +66,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     };
     let mut engine = Engine::new(cfg).await?;
     engine.set_topology(&capture.relations).await?;
+    engine.remember(&history(o.data_dir.as_deref()).await?);
     let mut stories = Vec::new();
     let mut correlations = Vec::new();
     let mut event_batches = Vec::new();
@@ -141,6 +142,25 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         st.events as f64 / secs
     );
     Ok(())
+}
+
+/// The resolved stories stored in `dir`, for the engine's memory (similar incidents and
+/// recurrence); none without a data dir.
+pub async fn history(dir: Option<&str>) -> anyhow::Result<Vec<Story>> {
+    let Some(dir) = dir else {
+        return Ok(Vec::new());
+    };
+    let dd = DataDir::open(dir).with_context(|| format!("opening data dir {dir}"))?;
+    let past = tapio_engine::memory::load(&dd)
+        .await
+        .with_context(|| format!("reading the stories stored in {dir}"))?;
+    if !past.is_empty() {
+        eprintln!(
+            "tapio: remembering {} earlier stories from {dir}",
+            past.len()
+        );
+    }
+    Ok(past)
 }
 
 /// Appends events, correlations, topology and stories to the history in `dir`; returns

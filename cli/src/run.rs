@@ -85,6 +85,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         ..EngineConfig::default()
     };
     let mut engine = Engine::new(cfg).await?;
+    engine.remember(&crate::replay::history(o.data_dir.as_deref()).await?);
     // Before the collectors announce themselves: see `live::stop_after`.
     let stop = live::stop_after(o.duration);
     let mut c = live::start(&o.collectors, o.ebpf, o.k8s).await?;

@@ -14,6 +14,8 @@ pub async fn run(data_dir: &str, query: &str, format: Format) -> anyhow::Result<
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
     match format {
+        // An empty result prints as `++` otherwise.
+        Format::Table if batches.iter().all(|b| b.num_rows() == 0) => writeln!(w, "(no rows)")?,
         Format::Table => writeln!(w, "{}", pretty_format_batches(&batches)?)?,
         Format::Json => {
             let mut jw = arrow::json::LineDelimitedWriter::new(&mut w);

@@ -68,6 +68,9 @@ struct Pending {
 
 struct Runtime {
     o: Options,
+    /// Resolved stories stored before this run started: every cluster's engine starts
+    /// from them (read once, so every engine remembers the same past).
+    history: Vec<Story>,
     publisher: Publisher,
     log: StoryLog,
     topology: TopologyLog,
@@ -100,7 +103,8 @@ impl Runtime {
 
     async fn cluster(&mut self, name: &str, partition: i32) -> anyhow::Result<&mut Cluster> {
         if !self.clusters.contains_key(name) {
-            let engine = Engine::new(self.engine_config()).await?;
+            let mut engine = Engine::new(self.engine_config()).await?;
+            engine.remember(&self.history);
             self.ended.remove(name);
             self.clusters.insert(
                 name.to_string(),
@@ -309,7 +313,9 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     );
     tokio::pin!(stop);
     let flush_every = o.flush;
+    let history = crate::replay::history(o.data_dir.as_deref()).await?;
     let mut rt = Runtime {
+        history,
         o,
         publisher,
         log,

@@ -74,6 +74,36 @@ fn replay_json_is_byte_identical_and_stored_once() {
         "SELECT count(*) AS n FROM stories",
     ]);
     assert!(ok && table.contains("| 3 |"), "{table}");
+    // A query from a file: one of the examples, over the latest story.
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../queries/examples/why-related.sql"
+    );
+    let (json, err, ok) = tapio(&[
+        "sql",
+        "--data-dir",
+        data,
+        "--format",
+        "json",
+        "--file",
+        example,
+    ]);
+    assert!(ok, "{err}");
+    let row: serde_json::Value = serde_json::from_str(json.lines().next().unwrap_or("")).unwrap();
+    assert_eq!(row["story"], "Node node-c: kubelet down", "{row}");
+    assert_eq!(row["linked_a"], "subject", "{row}");
+    assert_eq!(row["blamed"], "Node//node-c", "{row}");
+    let (table, _, ok) = tapio(&[
+        "sql",
+        "--data-dir",
+        data,
+        "--file",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../queries/examples/recurring-this-month.sql"
+        ),
+    ]);
+    assert!(ok && table.trim() == "(no rows)", "{table}");
 }
 
 #[test]
@@ -99,6 +129,9 @@ fn bad_input_is_named() {
     let (_, err, ok) = tapio(&["sql", "--data-dir", "ftp://x", "SELECT 1"]);
     assert!(!ok);
     assert!(err.contains("ftp://x"), "{err}");
+    let (_, err, ok) = tapio(&["sql", "--file", "/no/such/query.sql"]);
+    assert!(!ok);
+    assert!(err.contains("/no/such/query.sql"), "{err}");
 }
 
 /// A generated capture with one incident of each injected pattern: every incident is

@@ -13,6 +13,7 @@ use tracing::debug;
 
 use crate::config::EngineConfig;
 use crate::incidents::Incidents;
+use crate::memory::{Memory, attach};
 use crate::runner::{Runner, notable_rows};
 use crate::story::{PodsByObject, ServicesByPod, assemble};
 use crate::window::{Retained, Seen, window_start};
@@ -159,6 +160,8 @@ pub struct Engine {
     pending: Option<(i64, i64)>,
     stats: EngineStats,
     times: StageTimes,
+    /// Past incidents: similar ones and recurrences are attached to new stories.
+    memory: Memory,
 }
 
 impl Engine {
@@ -188,7 +191,17 @@ impl Engine {
             pending: None,
             stats: EngineStats::default(),
             times: StageTimes::default(),
+            memory: Memory::default(),
         })
+    }
+
+    /// Remembers resolved stories from before this run (the stored history, see
+    /// [`crate::memory::load`]): new stories that resemble them, or whose root cause
+    /// fails the same way again, say so.
+    pub fn remember(&mut self, past: &[Story]) {
+        for s in past {
+            self.memory.remember(s);
+        }
     }
 
     /// Replaces the topology the patterns join against.
@@ -473,6 +486,10 @@ impl Engine {
             }
         }
         sort_stories(&mut out);
+        for s in &mut out {
+            let r = self.memory.recall(s);
+            attach(s, r);
+        }
         out
     }
 
@@ -489,6 +506,14 @@ impl Engine {
                 }
                 None => self.stats.below_threshold += 1,
             }
+        }
+        // Oldest first, each remembered before the next is recalled: a story recalls
+        // every incident that ended before it started, however the closes were batched.
+        sort_stories(&mut out.stories);
+        for s in &mut out.stories {
+            let r = self.memory.recall(s);
+            attach(s, r);
+            self.memory.remember(s);
         }
         out
     }

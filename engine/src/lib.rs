@@ -8,6 +8,7 @@
 pub mod config;
 pub mod engine;
 pub mod incidents;
+pub mod memory;
 pub mod patterns;
 pub mod runner;
 pub mod sql;

@@ -20,7 +20,9 @@ pub use event::{
     EVENT_SCHEMA_VERSION, EventBatchBuilder, ObjectRef, SCHEMA_VERSION_KEY, Severity, UnifiedEvent,
     event_schema, events_from_batch, events_to_batch, is_workload_kind, source,
 };
-pub use story::{Affected, RootCause, Story, TimelineEntry, story_schema};
+pub use story::{
+    Affected, Recurrence, RootCause, SimilarIncident, Story, TimelineEntry, story_schema,
+};
 pub use topology::{Relation, relation, topology_schema};
 
 /// Errors converting between Rust types and Arrow.

@@ -50,6 +50,36 @@ pub struct TimelineEntry {
     pub event_id: String,
 }
 
+/// An earlier incident that resembles a story (see [`Story::similar_incidents`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimilarIncident {
+    /// Its story id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// When it started.
+    #[serde(with = "crate::time::rfc3339_ns")]
+    pub first_seen: i64,
+    /// Estimated Jaccard similarity of the two stories' signatures (pattern, root cause,
+    /// workload kinds and message templates), 0..1.
+    pub similarity: f64,
+}
+
+/// The same root cause failing the same way again (see [`Story::recurrence`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recurrence {
+    /// Occurrences in the look-back, this one included (at least 2).
+    pub count: u32,
+    /// When the first of them started.
+    #[serde(with = "crate::time::rfc3339_ns")]
+    pub since: i64,
+    /// When the one before this started.
+    #[serde(with = "crate::time::rfc3339_ns")]
+    pub previous: i64,
+    /// Median time between consecutive starts, in seconds; with 3 occurrences or more.
+    pub period_secs: Option<i64>,
+}
+
 /// An incident story.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Story {
@@ -83,6 +113,13 @@ pub struct Story {
     pub last_seen: i64,
     /// Source ids of every member event.
     pub event_ids: Vec<String>,
+    /// Earlier incidents that resemble this one, most similar first (the engine's memory:
+    /// the stored history and this run's stories).
+    #[serde(default)]
+    pub similar_incidents: Vec<SimilarIncident>,
+    /// Set when the same root cause failed the same way before, in the look-back.
+    #[serde(default)]
+    pub recurrence: Option<Recurrence>,
 }
 
 /// Version of [`story_schema`].
@@ -130,6 +167,31 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
             Field::new("first_seen", ts_type(), false),
             Field::new("last_seen", ts_type(), false),
             list("event_ids"),
+            Field::new(
+                "similar_incidents",
+                DataType::List(Arc::new(Field::new(
+                    "item",
+                    DataType::Struct(Fields::from(vec![
+                        s("id"),
+                        s("title"),
+                        Field::new("first_seen", ts_type(), false),
+                        Field::new("similarity", DataType::Float64, false),
+                    ])),
+                    true,
+                ))),
+                // Nullable: history written before these columns reads them as null.
+                true,
+            ),
+            Field::new(
+                "recurrence",
+                DataType::Struct(Fields::from(vec![
+                    Field::new("count", DataType::UInt32, false),
+                    Field::new("since", ts_type(), false),
+                    Field::new("previous", ts_type(), false),
+                    Field::new("period_secs", DataType::Int64, true),
+                ])),
+                true,
+            ),
         ],
         [(
             SCHEMA_VERSION_KEY.to_string(),

@@ -136,6 +136,18 @@ fn story_round_trips_through_arrow() {
         first_seen: 1_700_000_000_000_000_000,
         last_seen: 1_700_000_100_000_000_000,
         event_ids: vec!["e".into()],
+        similar_incidents: vec![SimilarIncident {
+            id: "older".into(),
+            title: "t0".into(),
+            first_seen: 1_699_990_000_000_000_000,
+            similarity: 0.75,
+        }],
+        recurrence: Some(Recurrence {
+            count: 3,
+            since: 1_699_900_000_000_000_000,
+            previous: 1_699_990_000_000_000_000,
+            period_secs: Some(21_600),
+        }),
     };
     let batch = to_batch(story_schema(), std::slice::from_ref(&story)).unwrap();
     let back: Vec<Story> = from_batch(&batch).unwrap();

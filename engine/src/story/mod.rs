@@ -540,6 +540,9 @@ pub fn assemble(
         first_seen,
         last_seen,
         event_ids: events.iter().map(|e| e.event_id.clone()).collect(),
+        // Filled from the engine's memory as the story is published.
+        similar_incidents: Vec::new(),
+        recurrence: None,
     };
 
     // Correlations: why each event is in the story.

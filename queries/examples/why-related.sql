@@ -1,0 +1,33 @@
+-- Why are two events related? Every story that holds both, and how each was linked to
+-- it: the pattern that matched it, the dimension (`subject`: it names the root object;
+-- `pod`/`workload`: it shares one with the evidence; `cascade`: it depends on the failing
+-- root through a Service; `context`: the failing objects' own history), its evidence
+-- weight, what each event said, and the time between them.
+--
+-- Put your two event ids in `pair` (from `SELECT event_id, reason, message FROM events`).
+-- As written it takes the first two events of the latest story.
+WITH latest AS (
+  SELECT id FROM stories ORDER BY first_seen DESC, id LIMIT 1
+),
+ranked AS (
+  SELECT c.event_id, row_number() OVER (ORDER BY c.event_time, c.event_id) AS n
+  FROM correlations c JOIN latest l ON c.story_id = l.id
+),
+pair AS (
+  SELECT (SELECT event_id FROM ranked WHERE n = 1) AS a,
+         (SELECT event_id FROM ranked WHERE n = 2) AS b
+)
+SELECT s.title AS story,
+       ca.event_id AS event_a, ca.pattern AS pattern_a, ca.dimension AS linked_a,
+       ca.score AS weight_a, ea.reason AS reason_a, ea.message AS message_a,
+       cb.event_id AS event_b, cb.pattern AS pattern_b, cb.dimension AS linked_b,
+       cb.score AS weight_b, eb.reason AS reason_b, eb.message AS message_b,
+       ca.subject AS blamed,
+       (CAST(cb.event_time AS BIGINT) - CAST(ca.event_time AS BIGINT)) / 1000000000 AS seconds_apart
+FROM pair p
+JOIN correlations ca ON ca.event_id = p.a
+JOIN correlations cb ON cb.event_id = p.b AND cb.story_id = ca.story_id
+JOIN stories s ON s.id = ca.story_id
+LEFT JOIN events ea ON ea.event_id = ca.event_id
+LEFT JOIN events eb ON eb.event_id = cb.event_id
+ORDER BY s.first_seen, ca.pattern, cb.pattern;
