@@ -26,6 +26,10 @@ pub const RECURRENCE_LOOKBACK_SECS: i64 = 30 * 24 * 3600;
 pub const MAX_REMEMBERED: usize = 100_000;
 /// Timeline lines that go into a signature (the first ones: how it started).
 const SIGNATURE_LINES: usize = 40;
+/// Entries read per LSH bucket on recall, the newest: a root cause that failed the same
+/// way thousands of times fills its buckets with near-identical stories, and the newest
+/// of them are the ones worth listing.
+const BUCKET_SCAN: usize = 256;
 
 /// A resolved story as the memory keeps it.
 #[derive(Debug, Clone)]
@@ -73,9 +77,14 @@ pub fn signature_text(s: &Story) -> String {
         t.push(' ');
         t.push_str(w.split('/').next().unwrap_or_default());
     }
+    // Each distinct message once: a story of 30 BackOff lines says one thing 30 times.
+    let mut seen = std::collections::HashSet::new();
     for e in s.timeline.iter().take(SIGNATURE_LINES) {
-        t.push_str(" | ");
-        t.push_str(&template(&e.text));
+        let m = template(&e.text);
+        if seen.insert(m.clone()) {
+            t.push_str(" | ");
+            t.push_str(&m);
+        }
     }
     t
 }
@@ -179,38 +188,47 @@ impl Memory {
         let mut candidates: Vec<usize> = band_keys(&sig)
             .iter()
             .filter_map(|k| self.buckets.get(k))
-            .flatten()
+            .flat_map(|b| b.iter().rev().take(BUCKET_SCAN))
             .copied()
             .collect();
         candidates.sort_unstable();
         candidates.dedup();
-        let mut similar: Vec<SimilarIncident> = candidates
+        let root = root_key(s);
+        // (similarity, same root cause, start, position): scored before anything is cloned.
+        let mut scored: Vec<(f64, bool, i64, usize)> = candidates
             .into_iter()
-            .map(|i| &self.past[i])
-            .filter(|p| p.id != s.id && p.last_seen < s.first_seen)
-            .map(|p| SimilarIncident {
-                id: p.id.clone(),
-                title: p.title.clone(),
-                first_seen: p.first_seen,
-                similarity: similarity(&sig, &p.signature),
+            .filter(|i| {
+                let p = &self.past[*i];
+                p.id != s.id && p.last_seen < s.first_seen
             })
-            .filter(|c| c.similarity >= MIN_SIMILARITY)
+            .map(|i| {
+                let p = &self.past[i];
+                (
+                    similarity(&sig, &p.signature),
+                    p.root == root,
+                    p.first_seen,
+                    i,
+                )
+            })
+            .filter(|c| c.0 >= MIN_SIMILARITY)
             .collect();
         // Most similar first; among equals its own root cause's past, then the newest.
-        let root = root_key(s);
-        let own = |c: &SimilarIncident| {
-            self.by_id
-                .get(&c.id)
-                .is_some_and(|i| self.past[*i].root == root)
-        };
-        similar.sort_by(|a, b| {
-            b.similarity
-                .total_cmp(&a.similarity)
-                .then(own(b).cmp(&own(a)))
-                .then(b.first_seen.cmp(&a.first_seen))
-                .then(a.id.cmp(&b.id))
+        scored.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then(b.1.cmp(&a.1))
+                .then(b.2.cmp(&a.2))
+                .then(self.past[a.3].id.cmp(&self.past[b.3].id))
         });
-        similar.truncate(MAX_SIMILAR);
+        let similar: Vec<SimilarIncident> = scored
+            .into_iter()
+            .take(MAX_SIMILAR)
+            .map(|(similarity, _, first_seen, i)| SimilarIncident {
+                id: self.past[i].id.clone(),
+                title: self.past[i].title.clone(),
+                first_seen,
+                similarity,
+            })
+            .collect();
 
         let from = s.first_seen.saturating_sub(RECURRENCE_LOOKBACK_SECS * NS);
         let mut starts: Vec<i64> = self
