@@ -43,6 +43,10 @@ struct Cluster {
     /// Newest event time seen, and when the last batch arrived.
     max_time: i64,
     last_arrival: Instant,
+    /// When its first batch arrived, and events since: the rate reported when its
+    /// capture ends.
+    first_arrival: Instant,
+    events: u64,
 }
 
 #[derive(Default)]
@@ -56,6 +60,8 @@ struct Counters {
     /// Events messages correlated without the topology they named: it was not read in
     /// time.
     without_topology: u64,
+    /// Time spent waiting for the broker to acknowledge stories.
+    story_acks: Duration,
 }
 
 #[derive(Default)]
@@ -114,6 +120,8 @@ impl Runtime {
                     topology_version: 0,
                     max_time: i64::MIN,
                     last_arrival: Instant::now(),
+                    first_arrival: Instant::now(),
+                    events: 0,
                 },
             );
         }
@@ -136,11 +144,13 @@ impl Runtime {
     /// Publishes story state changes that are not on the topic yet, prints them.
     async fn emit(&mut self, out: tapio_engine::Output) -> anyhow::Result<()> {
         for s in out.activated.iter().chain(out.stories.iter()) {
+            let t = Instant::now();
             let wrote = self
                 .publisher
                 .send_story_once(s, &self.log, 20)
                 .await
                 .with_context(|| format!("publishing story {}", s.id))?;
+            self.n.story_acks += t.elapsed();
             if !wrote {
                 self.n.duplicates += 1;
                 continue;
@@ -184,6 +194,7 @@ impl Runtime {
                     let c = self.cluster(&r.cluster, r.partition).await?;
                     c.max_time = c.max_time.max(t);
                     c.last_arrival = Instant::now();
+                    c.events += b.num_rows() as u64;
                     let out = c.engine.push(b).await?;
                     self.emit(out).await?;
                 }
@@ -192,6 +203,14 @@ impl Runtime {
                 if let Some(mut c) = self.clusters.remove(&r.cluster) {
                     let out = c.engine.finish().await?;
                     self.emit(out).await?;
+                    let secs = c.first_arrival.elapsed().as_secs_f64().max(1e-9);
+                    eprintln!(
+                        "tapio: cluster {}: capture ended; {} events in {secs:.2}s from its first batch to its last story ({:.0} events/s); engine: {}",
+                        r.cluster,
+                        c.events,
+                        c.events as f64 / secs,
+                        c.engine.stage_times()
+                    );
                 }
                 self.ended.insert(r.cluster.clone());
             }
@@ -366,13 +385,14 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     let n = &rt.n;
     eprintln!(
-        "tapio: {} messages, {} events ({:.0}/s), {} unreadable, {} without their topology; {} story updates published, {} already on the topic; {} commits; {} messages not yet final",
+        "tapio: {} messages, {} events ({:.0}/s), {} unreadable, {} without their topology; {} story updates published ({:.1}s waiting for their acknowledgements), {} already on the topic; {} commits; {} messages not yet final",
         n.messages,
         n.events,
         n.events as f64 / secs,
         n.unreadable,
         n.without_topology,
         n.published,
+        n.story_acks.as_secs_f64(),
         n.duplicates,
         n.commits,
         rt.tracker.pending()
