@@ -303,11 +303,16 @@ fn duration(secs: i64) -> String {
     }
 }
 
-/// Resolved stories of the stored history, oldest first: what [`Memory`] starts from.
+/// The newest [`MAX_REMEMBERED`] resolved stories of the stored history, oldest first:
+/// what [`Memory`] starts from (a longer history would only be forgotten again, after
+/// paying ~0.1 ms per story for its signature).
 pub async fn load(dir: &crate::store::DataDir) -> crate::Result<Vec<Story>> {
     let ctx = crate::sql::session(dir).await?;
     let batches = ctx
-        .sql("SELECT * FROM stories WHERE state = 'resolved' ORDER BY first_seen, id")
+        .sql(&format!(
+            "SELECT * FROM stories WHERE state = 'resolved' \
+             ORDER BY first_seen DESC, id DESC LIMIT {MAX_REMEMBERED}"
+        ))
         .await?
         .collect()
         .await?;
@@ -315,6 +320,7 @@ pub async fn load(dir: &crate::store::DataDir) -> crate::Result<Vec<Story>> {
     for b in &batches {
         out.extend(tapio_schemas::rows::from_batch::<Story>(b)?);
     }
+    out.reverse();
     Ok(out)
 }
 
