@@ -5,30 +5,13 @@
 //! Run: `cargo bench -p tapio-benches --bench kernels`.
 
 use criterion::{Criterion, Throughput};
-use tapio_ingest::generate::{Scenario, generate, write};
-use tapio_ingest::{ReplayOptions, read_paths};
-use tapio_schemas::{EventBatchBuilder, UnifiedEvent, event_schema, wire};
+use tapio_schemas::{EventBatchBuilder, event_schema, wire};
 use tapio_udfs::{lsh_bands, minhash, minhash_similarity, missing_ref, msg_template};
 
 const ROWS: usize = 8192;
 
-/// The events of a 10k-event scenario, as replay reads them.
-fn events() -> Vec<UnifiedEvent> {
-    let g = generate(&Scenario {
-        seed: 1,
-        events: 10_000,
-        ..Scenario::default()
-    })
-    .expect("scenario");
-    let dir = tempfile::tempdir().expect("temp dir");
-    write(dir.path(), &g).expect("write capture");
-    read_paths(&[dir.path().join("capture")], &ReplayOptions::default())
-        .expect("read capture")
-        .events
-}
-
 fn kernels(c: &mut Criterion) {
-    let events = events();
+    let events = tapio_benches::generated_capture(10_000).events;
     let rows = &events[..ROWS.min(events.len())];
     let to_arrow = || {
         let mut b = EventBatchBuilder::new();

@@ -9,24 +9,13 @@
 use criterion::{BenchmarkId, Criterion, Throughput};
 use tapio_engine::memory::Memory;
 use tapio_engine::{Engine, EngineConfig};
-use tapio_ingest::generate::{Scenario, generate, write};
-use tapio_ingest::{ReplayOptions, read_paths};
 use tapio_schemas::{Story, events_to_batch};
 
 const HOUR: i64 = 3600 * 1_000_000_000;
 
 /// The stories the engine tells for a generated 20k-event scenario.
 fn stories() -> Vec<Story> {
-    let g = generate(&Scenario {
-        seed: 1,
-        events: 20_000,
-        ..Scenario::default()
-    })
-    .expect("scenario");
-    let dir = tempfile::tempdir().expect("temp dir");
-    write(dir.path(), &g).expect("write capture");
-    let c =
-        read_paths(&[dir.path().join("capture")], &ReplayOptions::default()).expect("read capture");
+    let c = tapio_benches::generated_capture(20_000);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let mut e = Engine::new(EngineConfig::default()).await.expect("engine");

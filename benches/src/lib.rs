@@ -10,3 +10,22 @@ pub fn process_cpu_secs() -> f64 {
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
 }
+
+/// A generated scenario of `events` events (seed 1, the generator's defaults otherwise),
+/// written as a capture and read back as replay reads it.
+pub fn generated_capture(events: usize) -> tapio_ingest::Capture {
+    use tapio_ingest::generate::{Scenario, generate, write};
+    let g = generate(&Scenario {
+        seed: 1,
+        events,
+        ..Scenario::default()
+    })
+    .expect("scenario");
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path(), &g).expect("write capture");
+    tapio_ingest::read_paths(
+        &[dir.path().join("capture")],
+        &tapio_ingest::ReplayOptions::default(),
+    )
+    .expect("read capture")
+}

@@ -73,37 +73,41 @@ impl Tail {
         offset: i64,
         timeout: Duration,
     ) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
+        let what = format!("up to partition {partition} offset {offset}");
+        self.wait(timeout, &what, || async {
             let at = self
                 .positions
                 .lock()
                 .ok()
                 .and_then(|p| p.get(&partition).copied());
-            if at.is_some_and(|next| next > offset) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(KafkaError::Timeout(format!(
-                    "reading {} up to partition {partition} offset {offset} took over {timeout:?}",
-                    self.topic
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            Ok(at.is_some_and(|next| next > offset))
+        })
+        .await
     }
 
     /// Waits until everything the topic held when called has been handed over.
     pub(crate) async fn catch_up(&self, timeout: Duration) -> Result<()> {
+        self.wait(timeout, "to its end", || async {
+            let positions = self.positions.lock().map(|p| p.clone()).unwrap_or_default();
+            caught_up(&self.consumer, &self.topic, &positions).await
+        })
+        .await
+    }
+
+    /// Asks `done` every 20 ms until it holds, or `timeout` passes (reading `what`).
+    async fn wait<F, Fut>(&self, timeout: Duration, what: &str, mut done: F) -> Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<bool>>,
+    {
         let deadline = Instant::now() + timeout;
         loop {
-            let positions = self.positions.lock().map(|p| p.clone()).unwrap_or_default();
-            if caught_up(&self.consumer, &self.topic, &positions).await? {
+            if done().await? {
                 return Ok(());
             }
             if Instant::now() > deadline {
                 return Err(KafkaError::Timeout(format!(
-                    "reading {} took over {timeout:?}",
+                    "reading {} {what} took over {timeout:?}",
                     self.topic
                 )));
             }
