@@ -22,6 +22,10 @@
 //! default (the generator needs at least one), and the engine looks back 900 s (a look-back
 //! as long as the span puts every event in one window). `TAPIO_BENCH_PARTITIONS` sets the
 //! engine's DataFusion partitions (default: one per core, at most 2).
+//! `TAPIO_BENCH_PACE=N` paces the input at N events/s: each message is due when the rows
+//! before it would have arrived at that rate, and a window's latency is counted from the
+//! arrival of the message that closed it (queueing included when the engine falls
+//! behind) to the return of its story updates.
 
 use std::io::Read;
 use std::path::Path;
@@ -284,6 +288,11 @@ async fn engine_phase(dir: &Path, lookback: i64) {
     let mut stories = Vec::new();
     let mut latencies = Vec::new();
     let mut elapsed = Duration::ZERO;
+    let pace: Option<f64> = std::env::var("TAPIO_BENCH_PACE")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let start = Instant::now();
+    let mut arrived_rows = 0usize;
     let mut len = [0u8; 8];
     while input.read_exact(&mut len).is_ok() {
         let mut payload = vec![0u8; u64::from_le_bytes(len) as usize];
@@ -293,11 +302,21 @@ async fn engine_phase(dir: &Path, lookback: i64) {
             .1
         {
             let windows = engine.stats().windows;
+            // Paced: the message arrives when its rows are due; unpaced: now.
+            let due = match pace {
+                Some(rate) => {
+                    let due = start + Duration::from_secs_f64(arrived_rows as f64 / rate);
+                    tokio::time::sleep_until(due.into()).await;
+                    due
+                }
+                None => Instant::now(),
+            };
+            arrived_rows += b.num_rows();
             let p = Instant::now();
             let out = engine.push(b).await.expect("push");
             elapsed += p.elapsed();
             if engine.stats().windows > windows {
-                latencies.push(p.elapsed());
+                latencies.push(due.elapsed());
             }
             stories.extend(out.stories);
         }
