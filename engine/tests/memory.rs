@@ -236,4 +236,20 @@ async fn the_sql_examples_answer_over_a_recurring_history() {
         assert!(r[k].as_str().is_some_and(|v| !v.is_empty()), "{k}: {r}");
     }
     assert!(r["seconds_apart"].as_i64().is_some_and(|s| s >= 0), "{r}");
+    for k in [
+        "confidence_a",
+        "confidence_b",
+        "temporal_b",
+        "spatial_b",
+        "ownership_b",
+        "dependency_b",
+        "semantic_b",
+    ] {
+        assert!(
+            r[k].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)),
+            "{k}: {r}"
+        );
+    }
+    // The first event of the latest story is a signal naming its root object.
+    assert_eq!(r["linked_a"], "subject", "{r}");
 }

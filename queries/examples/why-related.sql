@@ -2,7 +2,10 @@
 -- it: the pattern that matched it, the dimension (`subject`: it names the root object;
 -- `pod`/`workload`: it shares one with the evidence; `cascade`: it depends on the failing
 -- root through a Service; `context`: the failing objects' own history), its evidence
--- weight, what each event said, and the time between them.
+-- weight, what each event said, and the time between them. Each event's link to the
+-- story's root-cause event is also scored in five dimensions, 0..1 — temporal, spatial
+-- (node, namespace), ownership (pod, workload, owner), dependency (through a Service),
+-- semantic (same message template) — and combined into a confidence.
 --
 -- Put your two event ids in `pair` (from `SELECT event_id, reason, message FROM events`).
 -- As written it takes the first two events of the latest story.
@@ -23,6 +26,9 @@ SELECT s.title AS story,
        cb.event_id AS event_b, cb.pattern AS pattern_b, cb.dimension AS linked_b,
        cb.score AS weight_b, eb.reason AS reason_b, eb.message AS message_b,
        ca.subject AS blamed,
+       ca.confidence AS confidence_a, cb.confidence AS confidence_b,
+       cb.temporal AS temporal_b, cb.spatial AS spatial_b, cb.ownership AS ownership_b,
+       cb.dependency AS dependency_b, cb.semantic AS semantic_b,
        (CAST(cb.event_time AS BIGINT) - CAST(ca.event_time AS BIGINT)) / 1000000000 AS seconds_apart
 FROM pair p
 JOIN correlations ca ON ca.event_id = p.a

@@ -31,6 +31,34 @@ pub struct Correlation {
     pub subject: String,
     /// The pattern's reason (`OOMKilled`, `ConfigMapMissing`, ...).
     pub reason: String,
+    /// The event's link to the story's root-cause event, scored 0..1 in five dimensions
+    /// and combined (see the engine's `story::edges`). `None` in history written before
+    /// the scores existed, or when the root event is not held.
+    #[serde(default, flatten)]
+    pub link: Link,
+}
+
+/// Scores of an event's link to its story's root-cause event, each 0..1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    /// Closeness in time, against the look-back.
+    #[serde(default)]
+    pub temporal: Option<f64>,
+    /// Same node (1), same namespace (0.5).
+    #[serde(default)]
+    pub spatial: Option<f64>,
+    /// Same pod (1), same workload (0.8), a shared owner (0.6).
+    #[serde(default)]
+    pub ownership: Option<f64>,
+    /// Reached the root through a Service (1).
+    #[serde(default)]
+    pub dependency: Option<f64>,
+    /// Similarity of the messages' templates.
+    #[serde(default)]
+    pub semantic: Option<f64>,
+    /// The five combined.
+    #[serde(default)]
+    pub confidence: Option<f64>,
 }
 
 /// Version of [`correlation_schema`].
@@ -47,6 +75,13 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
             Field::new("score", DataType::Float64, false),
             Field::new("subject", DataType::Utf8, false),
             Field::new("reason", dict_type(), false),
+            // Nullable: history written before these columns reads them as null.
+            Field::new("temporal", DataType::Float64, true),
+            Field::new("spatial", DataType::Float64, true),
+            Field::new("ownership", DataType::Float64, true),
+            Field::new("dependency", DataType::Float64, true),
+            Field::new("semantic", DataType::Float64, true),
+            Field::new("confidence", DataType::Float64, true),
         ],
         [(
             SCHEMA_VERSION_KEY.to_string(),

@@ -161,3 +161,35 @@ fn missing_column_is_named() {
     let err = events_from_batch(&projected).unwrap_err().to_string();
     assert!(err.contains("observed_time"), "{err}");
 }
+
+#[test]
+fn correlation_link_scores_round_trip_through_arrow() {
+    let scored = Correlation {
+        story_id: "s".into(),
+        event_id: "e".into(),
+        event_time: 1_700_000_000_000_000_000,
+        pattern: "oom-killed".into(),
+        dimension: "subject".into(),
+        score: 1.0,
+        subject: "Deployment/shop/mysql".into(),
+        reason: "OOMKilled".into(),
+        link: Link {
+            temporal: Some(0.5),
+            spatial: Some(1.0),
+            ownership: Some(0.8),
+            dependency: Some(0.0),
+            semantic: Some(0.25),
+            confidence: Some(0.9),
+        },
+    };
+    let unscored = Correlation {
+        event_id: "f".into(),
+        link: Link::default(),
+        ..scored.clone()
+    };
+    let rows = vec![scored, unscored];
+    let batch = to_batch(correlation_schema(), &rows).unwrap();
+    assert_eq!(batch.column_by_name("semantic").unwrap().null_count(), 1);
+    let back: Vec<Correlation> = from_batch(&batch).unwrap();
+    assert_eq!(back, rows);
+}

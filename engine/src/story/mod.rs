@@ -1,13 +1,14 @@
 //! From a closed incident to a story: the root cause, the blast radius, the timeline, a
 //! narrative, and what to do.
 
+pub mod edges;
 mod recommend;
 pub mod text;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tapio_schemas::{
-    Affected, Correlation, RootCause, Severity, Story, TimelineEntry, UnifiedEvent,
+    Affected, Correlation, Link, RootCause, Severity, Story, TimelineEntry, UnifiedEvent,
 };
 
 use crate::incidents::Incident;
@@ -550,6 +551,26 @@ pub fn assemble(
         .iter()
         .filter_map(|s| s.pod.as_deref())
         .collect();
+    // Each event's link to the root's first event, in five dimensions.
+    let root_event = root_signals
+        .first()
+        .and_then(|s| inc.events.get(&s.event_id));
+    let link = |id: &str, cascade: bool| -> Link {
+        match (inc.events.get(id), root_event) {
+            (Some(e), Some(r)) => {
+                let l = edges::score(e, r, cascade);
+                Link {
+                    temporal: Some(l.temporal),
+                    spatial: Some(l.spatial),
+                    ownership: Some(l.ownership),
+                    dependency: Some(l.dependency),
+                    semantic: Some(l.semantic),
+                    confidence: Some(l.confidence),
+                }
+            }
+            _ => Link::default(),
+        }
+    };
     let mut corr: Vec<Correlation> = Vec::new();
     for s in &inc.signals {
         let dimension = if s.pattern == CASCADE {
@@ -570,6 +591,7 @@ pub fn assemble(
             score: s.weight,
             subject: s.subject_key(),
             reason: s.reason.clone(),
+            link: link(&s.event_id, s.pattern == CASCADE),
         });
     }
     for e in &events {
@@ -583,6 +605,7 @@ pub fn assemble(
                 score: 0.0,
                 subject: root_key.clone(),
                 reason: e.reason.clone().unwrap_or_default(),
+                link: link(&e.event_id, false),
             });
         }
     }
