@@ -1,6 +1,7 @@
 //! From a closed incident to a story: the root cause, the blast radius, the timeline, a
 //! narrative, and what to do.
 
+pub mod burst;
 pub mod edges;
 mod recommend;
 pub mod text;
@@ -414,6 +415,10 @@ pub fn assemble(
                 evidence.push(format!("\"{}\"", m.chars().take(200).collect::<String>()));
             }
         }
+    }
+    // A surge of events saying one thing is evidence of its own.
+    if let Some(b) = burst::strongest(inc.events.values()) {
+        evidence.push(b.sentence());
     }
     if layers.len() >= 2 {
         evidence.push(format!(
