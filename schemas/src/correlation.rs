@@ -40,24 +40,19 @@ pub struct Correlation {
 
 /// Scores of an event's link to its story's root-cause event, each 0..1.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Link {
     /// Closeness in time, against the look-back.
-    #[serde(default)]
     pub temporal: Option<f64>,
     /// Same node (1), same namespace (0.5).
-    #[serde(default)]
     pub spatial: Option<f64>,
     /// Same pod (1), same workload (0.8), a shared owner (0.6).
-    #[serde(default)]
     pub ownership: Option<f64>,
     /// Reached the root through a Service (1).
-    #[serde(default)]
     pub dependency: Option<f64>,
     /// Similarity of the messages' templates.
-    #[serde(default)]
     pub semantic: Option<f64>,
     /// The five combined.
-    #[serde(default)]
     pub confidence: Option<f64>,
 }
 
