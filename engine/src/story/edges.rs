@@ -53,8 +53,34 @@ fn signature(e: &UnifiedEvent) -> Option<[u32; K]> {
     minhash::signature(&template(e.message.as_deref()?))
 }
 
-/// Scores `e`'s link to `root`; `cascade` when a cascade pattern linked it.
-pub fn score(e: &UnifiedEvent, root: &UnifiedEvent, cascade: bool) -> Edge {
+/// A story's root-cause event, with its message's signature computed once for all the
+/// events scored against it.
+pub struct Root<'a> {
+    event: &'a UnifiedEvent,
+    signature: Option<[u32; K]>,
+}
+
+impl<'a> Root<'a> {
+    /// Prepares `event` as the root.
+    pub fn new(event: &'a UnifiedEvent) -> Self {
+        Root {
+            event,
+            signature: signature(event),
+        }
+    }
+
+    /// Scores `e`'s link to the root; `cascade` when a cascade pattern linked it.
+    pub fn score(&self, e: &UnifiedEvent, cascade: bool) -> Edge {
+        score(e, self.event, self.signature.as_ref(), cascade)
+    }
+}
+
+fn score(
+    e: &UnifiedEvent,
+    root: &UnifiedEvent,
+    root_sig: Option<&[u32; K]>,
+    cascade: bool,
+) -> Edge {
     let dt = (e.event_time - root.event_time).unsigned_abs() as f64;
     let temporal = round((1.0 - dt / LINK_WINDOW_NS as f64).max(0.0));
     let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
@@ -75,9 +101,9 @@ pub fn score(e: &UnifiedEvent, root: &UnifiedEvent, cascade: bool) -> Edge {
         0.0
     };
     let dependency = if cascade { 1.0 } else { 0.0 };
-    let semantic = match (signature(e), signature(root)) {
+    let semantic = match (signature(e), root_sig) {
         (Some(a), Some(b)) => {
-            round(a.iter().zip(&b).filter(|(x, y)| x == y).count() as f64 / K as f64)
+            round(a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / K as f64)
         }
         _ => 0.0,
     };
@@ -114,6 +140,10 @@ mod tests {
     use tapio_schemas::ObjectRef;
 
     const S: i64 = 1_000_000_000;
+
+    fn score(e: &UnifiedEvent, root: &UnifiedEvent, cascade: bool) -> Edge {
+        Root::new(root).score(e, cascade)
+    }
 
     fn event(t: i64, ns: &str, pod: Option<&str>, node: Option<&str>, msg: &str) -> UnifiedEvent {
         let mut e: UnifiedEvent = serde_json::from_value(serde_json::json!({

@@ -559,11 +559,12 @@ pub fn assemble(
     // Each event's link to the root's first event, in five dimensions.
     let root_event = root_signals
         .first()
-        .and_then(|s| inc.events.get(&s.event_id));
+        .and_then(|s| inc.events.get(&s.event_id))
+        .map(edges::Root::new);
     let link = |id: &str, cascade: bool| -> Link {
-        match (inc.events.get(id), root_event) {
+        match (inc.events.get(id), &root_event) {
             (Some(e), Some(r)) => {
-                let l = edges::score(e, r, cascade);
+                let l = r.score(e, cascade);
                 Link {
                     temporal: Some(l.temporal),
                     spatial: Some(l.spatial),
