@@ -109,10 +109,6 @@ fn root_key(s: &Story) -> String {
     )
 }
 
-fn similarity(a: &[u32; K], b: &[u32; K]) -> f64 {
-    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / K as f64
-}
-
 fn band_keys(sig: &[u32; K]) -> Vec<u64> {
     bands(&minhash::to_bytes(sig), BANDS).unwrap_or_default()
 }
@@ -204,7 +200,7 @@ impl Memory {
             .map(|i| {
                 let p = &self.past[i];
                 (
-                    similarity(&sig, &p.signature),
+                    minhash::agreement(&sig, &p.signature),
                     p.root == root,
                     p.first_seen,
                     i,

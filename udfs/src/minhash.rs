@@ -68,6 +68,12 @@ pub fn signature(text: &str) -> Option<[u32; K]> {
     Some(sig)
 }
 
+/// The share of positions where two signatures agree: the estimated Jaccard similarity
+/// (what `minhash_similarity` computes over stored signatures).
+pub fn agreement(a: &[u32; K], b: &[u32; K]) -> f64 {
+    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / K as f64
+}
+
 /// The signature as stored: K little-endian u32.
 pub fn to_bytes(sig: &[u32; K]) -> Vec<u8> {
     sig.iter().flat_map(|v| v.to_le_bytes()).collect()
@@ -120,8 +126,7 @@ mod tests {
     use crate::msg_template::template;
 
     fn agree(a: &str, b: &str) -> f64 {
-        let (a, b) = (signature(a).unwrap(), signature(b).unwrap());
-        a.iter().zip(&b).filter(|(x, y)| x == y).count() as f64 / K as f64
+        agreement(&signature(a).unwrap(), &signature(b).unwrap())
     }
 
     #[test]

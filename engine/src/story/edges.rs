@@ -102,9 +102,7 @@ fn score(
     };
     let dependency = if cascade { 1.0 } else { 0.0 };
     let semantic = match (signature(e), root_sig) {
-        (Some(a), Some(b)) => {
-            round(a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / K as f64)
-        }
+        (Some(a), Some(b)) => round(minhash::agreement(&a, b)),
         _ => 0.0,
     };
     let mut edge = Edge {
