@@ -22,6 +22,8 @@
 //! default (the generator needs at least one), and the engine looks back 900 s (a look-back
 //! as long as the span puts every event in one window). `TAPIO_BENCH_PARTITIONS` sets the
 //! engine's DataFusion partitions (default: one per core, at most 2).
+//! `TAPIO_BENCH_NO_TRIGGERS=1` turns the trigger prefilter off (every pattern runs in
+//! every window), to measure what it saves.
 //! `TAPIO_BENCH_PACE=N` paces the input at N events/s: each message is due when the rows
 //! before it would have arrived at that rate, and a window's latency is counted from the
 //! arrival of the message that closed it (queueing included when the engine falls
@@ -274,6 +276,9 @@ async fn engine_phase(dir: &Path, lookback: i64) {
     {
         cfg.partitions = p;
     }
+    if std::env::var_os("TAPIO_BENCH_NO_TRIGGERS").is_some() {
+        cfg.trigger_prefilter = false;
+    }
     let mut engine = Engine::new(cfg).await.expect("engine");
     // Topology views are computed here, once per topology change, not per window.
     let t = Instant::now();
@@ -341,8 +346,10 @@ async fn engine_phase(dir: &Path, lookback: i64) {
         &sizes[..sizes.len().min(5)]
     );
     eprintln!(
-        "windows evaluated {}, context rows {} ({} new to their story)",
+        "windows evaluated {}, pattern queries run {} (skipped {}), context rows {} ({} new to their story)",
         engine.stats().windows_evaluated,
+        engine.stats().patterns_run,
+        engine.stats().patterns_skipped,
         engine.stats().context_rows,
         engine.stats().context_new
     );

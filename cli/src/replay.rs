@@ -133,6 +133,10 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         engine.stage_times()
     );
     eprintln!(
+        "tapio: {} windows evaluated; pattern queries run {}, skipped by the trigger prefilter {}",
+        st.windows_evaluated, st.patterns_run, st.patterns_skipped
+    );
+    eprintln!(
         "tapio: {} events → {} stories ({} candidate incidents below threshold, {} late events dropped) in {:.2}s, {:.0} events/s",
         st.events,
         stories.len(),

@@ -19,6 +19,10 @@ pub struct EngineConfig {
     pub threshold: f64,
     /// DataFusion partitions per query (one per core is fastest here).
     pub partitions: usize,
+    /// Run only the patterns whose trigger values occur in the window (see
+    /// [`crate::triggers`]). Off runs every pattern in every window: the same signals,
+    /// slower; there for measuring the cut.
+    pub trigger_prefilter: bool,
 }
 
 impl Default for EngineConfig {
@@ -33,6 +37,7 @@ impl Default for EngineConfig {
                 .map(|n| n.get())
                 .unwrap_or(1)
                 .min(2),
+            trigger_prefilter: true,
         }
     }
 }

@@ -69,6 +69,11 @@ pub struct EngineStats {
     pub windows: u64,
     /// Windows whose patterns ran (windows with new events).
     pub windows_evaluated: u64,
+    /// Pattern queries run, summed over windows.
+    pub patterns_run: u64,
+    /// Pattern queries skipped by the trigger prefilter: no notable event of the window
+    /// had what they need (see [`crate::triggers`]).
+    pub patterns_skipped: u64,
     /// Distinct signals.
     pub signals: u64,
     /// Stories published.
@@ -156,6 +161,8 @@ pub struct Engine {
     /// The context keys the last evaluation searched, and what it saw.
     searched: HashSet<(String, &'static str, String)>,
     context_seen: Option<Seen>,
+    /// What the last evaluation saw of the notable rows.
+    notable_seen: Option<Seen>,
     /// Event-time range (min, max) of events not yet evaluated by a window.
     pending: Option<(i64, i64)>,
     stats: EngineStats,
@@ -172,7 +179,7 @@ impl Engine {
                 "window_secs and idle_timeout_secs must be > 0, lookback_secs >= 0".into(),
             ));
         }
-        let runner = Runner::new(cfg.partitions).await?;
+        let runner = Runner::new(cfg.partitions, cfg.trigger_prefilter).await?;
         Ok(Engine {
             cfg,
             runner,
@@ -188,6 +195,7 @@ impl Engine {
             max_time: None,
             searched: HashSet::new(),
             context_seen: None,
+            notable_seen: None,
             pending: None,
             stats: EngineStats::default(),
             times: StageTimes::default(),
@@ -366,9 +374,19 @@ impl Engine {
             };
             self.stats.windows_evaluated += 1;
             let data = self.retained.range(from, end)?;
-            self.runner.set_events(data, self.notable.range(from, end)?);
+            // Notable rows the last evaluation did not hold: what row-local patterns
+            // are checked against (see `triggers`).
+            let new_notable = match self.notable_seen {
+                Some(seen) => Some(self.notable.range_unseen(from, end, seen)?),
+                None => None,
+            };
+            self.notable_seen = Some(self.notable.seen(end));
+            self.runner
+                .set_events(data, self.notable.range(from, end)?, new_notable);
             let t = self.lap(t, |s| &mut s.prefilter);
-            let signals = self.runner.signals().await?;
+            let (signals, runs) = self.runner.signals().await?;
+            self.stats.patterns_run += runs.run;
+            self.stats.patterns_skipped += runs.skipped;
             let t = self.lap(t, |s| &mut s.patterns);
             let found = signals.len();
             self.stats.signals += self.incidents.add(signals) as u64;

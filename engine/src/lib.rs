@@ -15,6 +15,7 @@ pub mod sql;
 pub mod store;
 pub mod story;
 pub mod swap_table;
+pub mod triggers;
 pub mod window;
 
 pub use config::EngineConfig;

@@ -3,7 +3,9 @@
 //! window swaps the tables' rows and runs a copy of each plan with its execution state
 //! reset (a plan carries state, so one is never re-executed as is).
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{
     Array, Float64Array, RecordBatch, StringArray, StringBuilder, StringDictionaryBuilder,
@@ -14,12 +16,14 @@ use arrow::compute::kernels::cmp::neq;
 use arrow::datatypes::Int32Type;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::physical_plan::execution_plan::reset_plan_states;
+use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tapio_schemas::{as_strings, dict_type, event_schema, topology_schema};
 
 use crate::patterns::{PATTERNS, VIEWS};
 use crate::swap_table::SwapTable;
+use crate::triggers::{Present, Trigger};
 use crate::{Error, Result};
 
 /// One row of pattern output joined with its event's context.
@@ -166,8 +170,40 @@ pub struct Runner {
     /// The topology views, each with its plan over `topology`, in computing order.
     views: Vec<(Arc<SwapTable>, Arc<dyn ExecutionPlan>)>,
     story_keys: Arc<SwapTable>,
-    signals: Arc<dyn ExecutionPlan>,
+    /// Each pattern's plan, with the condition its window must meet to be run.
+    patterns: Vec<PatternPlan>,
+    /// Every column a pattern's condition names.
+    trigger_columns: BTreeSet<&'static str>,
+    /// Their values among the window's notable events (set with the events).
+    present: Mutex<WindowValues>,
+    /// Whether the topology changed since the last window: every row is new to the
+    /// patterns that join it.
+    topology_changed: AtomicBool,
     context: Arc<dyn ExecutionPlan>,
+}
+
+/// One pattern, planned: its signals joined with their events' context.
+struct PatternPlan {
+    plan: Arc<dyn ExecutionPlan>,
+    /// When it can yield a new signal.
+    trigger: Trigger,
+}
+
+/// The trigger values of the window set last: among all its notable rows, and among
+/// those new since the previous window (`None`: all are new).
+#[derive(Debug, Default)]
+struct WindowValues {
+    all: Present,
+    new: Option<Present>,
+}
+
+/// How many pattern plans a window ran and skipped.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PatternRuns {
+    /// Patterns run.
+    pub run: u64,
+    /// Patterns skipped: nothing in the window met their condition.
+    pub skipped: u64,
 }
 
 /// Row estimates the planner sizes joins by (it plans once, before any window's rows
@@ -179,8 +215,9 @@ const ROWS_STORY_KEYS: usize = 100;
 
 impl Runner {
     /// Registers the tables and functions and plans every query. A pattern that does not
-    /// plan is an error naming its file.
-    pub async fn new(partitions: usize) -> Result<Self> {
+    /// plan is an error naming its file. `prefilter`: skip patterns whose trigger values
+    /// do not occur in a window (see [`crate::triggers`]).
+    pub async fn new(partitions: usize, prefilter: bool) -> Result<Self> {
         let partitions = partitions.max(1);
         let mut config = SessionConfig::new()
             .with_target_partitions(partitions)
@@ -221,33 +258,48 @@ impl Runner {
             views.push((view, plan));
         }
 
-        let mut parts = Vec::new();
+        let mut patterns = Vec::with_capacity(PATTERNS.len());
+        let mut trigger_columns = BTreeSet::new();
         for p in PATTERNS {
             let body = p.sql.trim().trim_end_matches(';');
-            // Check each file on its own so that a mistake names the file.
-            ctx.sql(body).await.map_err(|e| Error::Pattern {
+            let error = |e| Error::Pattern {
                 id: p.id,
                 source: Box::new(e),
-            })?;
-            parts.push(format!(
-                "SELECT '{id}' AS pattern, CAST(event_id AS VARCHAR) AS event_id, \
-                 CAST(subject_kind AS VARCHAR) AS subject_kind, CAST(subject_namespace AS VARCHAR) AS subject_namespace, \
-                 CAST(subject_name AS VARCHAR) AS subject_name, CAST(reason AS VARCHAR) AS reason, \
-                 CAST(weight AS DOUBLE) AS weight FROM ({body}) AS p_{n}",
+            };
+            // Check each file on its own so that a mistake names the file.
+            let logical = ctx
+                .sql(body)
+                .await
+                .map_err(error)?
+                .into_optimized_plan()
+                .map_err(error)?;
+            let trigger = if prefilter {
+                Trigger::of(&logical)
+            } else {
+                Trigger::default()
+            };
+            trigger_columns.extend(trigger.need.iter().flatten().map(|(c, _)| *c));
+            let sql = format!(
+                "SELECT '{id}' AS pattern, CAST(s.event_id AS VARCHAR) AS event_id, \
+                 CAST(s.subject_kind AS VARCHAR) AS subject_kind, CAST(s.subject_namespace AS VARCHAR) AS subject_namespace, \
+                 CAST(s.subject_name AS VARCHAR) AS subject_name, CAST(s.reason AS VARCHAR) AS reason, \
+                 CAST(s.weight AS DOUBLE) AS weight, e.event_time, \
+                 CASE WHEN e.pod IS NULL THEN NULL ELSE CAST(e.object_namespace AS VARCHAR) || '/' || e.pod END AS pod_key, \
+                 CASE WHEN e.workload_name IS NULL THEN NULL ELSE CAST(e.workload_kind AS VARCHAR) || '/' || CAST(e.object_namespace AS VARCHAR) || '/' || e.workload_name END AS workload_key, \
+                 CAST(e.node AS VARCHAR) AS node \
+                 FROM ({body}) AS s JOIN events e ON e.event_id = s.event_id \
+                 WHERE s.subject_name IS NOT NULL AND s.subject_name <> ''",
                 id = p.id,
-                n = parts.len()
-            ));
+            );
+            let plan = ctx
+                .sql(&sql)
+                .await
+                .map_err(error)?
+                .create_physical_plan()
+                .await
+                .map_err(error)?;
+            patterns.push(PatternPlan { plan, trigger });
         }
-        let all = format!(
-            "SELECT s.*, e.event_time, \
-               CASE WHEN e.pod IS NULL THEN NULL ELSE CAST(e.object_namespace AS VARCHAR) || '/' || e.pod END AS pod_key, \
-               CASE WHEN e.workload_name IS NULL THEN NULL ELSE CAST(e.workload_kind AS VARCHAR) || '/' || CAST(e.object_namespace AS VARCHAR) || '/' || e.workload_name END AS workload_key, \
-               CAST(e.node AS VARCHAR) AS node \
-             FROM ({}) AS s JOIN events e ON e.event_id = s.event_id \
-             WHERE s.subject_name IS NOT NULL AND s.subject_name <> ''",
-            parts.join("\nUNION ALL\n")
-        );
-        let signals = ctx.sql(&all).await?.create_physical_plan().await?;
         let context = ctx.sql(CONTEXT_SQL).await?.create_physical_plan().await?;
         Ok(Runner {
             ctx,
@@ -256,7 +308,10 @@ impl Runner {
             topology,
             views,
             story_keys,
-            signals,
+            patterns,
+            trigger_columns,
+            present: Mutex::default(),
+            topology_changed: AtomicBool::new(true),
             context,
         })
     }
@@ -264,6 +319,7 @@ impl Runner {
     /// Replaces the topology and recomputes the views derived from it.
     pub async fn set_topology(&self, batches: Vec<RecordBatch>) -> Result<()> {
         self.topology.replace(batches);
+        self.topology_changed.store(true, Ordering::Relaxed);
         for (view, plan) in &self.views {
             view.replace(self.run(plan).await?);
         }
@@ -271,8 +327,24 @@ impl Runner {
     }
 
     /// Replaces the window's events: all of them (what story context is drawn from)
-    /// and the [`notable_rows`] among them (what patterns read).
-    pub fn set_events(&self, all: Vec<RecordBatch>, notable: Vec<RecordBatch>) {
+    /// and the [`notable_rows`] among them (what patterns read); `new_notable` are
+    /// those of the notable rows the previous window did not hold (`None`: all).
+    pub fn set_events(
+        &self,
+        all: Vec<RecordBatch>,
+        notable: Vec<RecordBatch>,
+        new_notable: Option<Vec<RecordBatch>>,
+    ) {
+        let changed = self.topology_changed.swap(false, Ordering::Relaxed);
+        let values = WindowValues {
+            all: Present::collect(&notable, &self.trigger_columns),
+            new: new_notable
+                .filter(|_| !changed)
+                .map(|n| Present::collect(&n, &self.trigger_columns)),
+        };
+        if let Ok(mut p) = self.present.lock() {
+            *p = values;
+        }
         self.events.replace(notable);
         self.window_events.replace(all);
     }
@@ -282,10 +354,33 @@ impl Runner {
         Ok(collect(fresh, self.ctx.task_ctx()).await?)
     }
 
-    /// Runs every pattern over the current events.
-    pub async fn signals(&self) -> Result<Vec<Signal>> {
+    /// Runs the patterns over the current events: those whose condition some notable
+    /// event of the window meets (see [`crate::triggers`]). Returns the signals and how
+    /// many patterns ran.
+    pub async fn signals(&self) -> Result<(Vec<Signal>, PatternRuns)> {
+        let values =
+            std::mem::take(&mut *self.present.lock().map_err(|_| {
+                Error::Internal("the window's trigger values were poisoned".into())
+            })?);
+        let mut runs = PatternRuns::default();
+        let mut selected = Vec::new();
+        for p in &self.patterns {
+            if p.trigger.fires(&values.all, values.new.as_ref()) {
+                runs.run += 1;
+                selected.push(p.plan.clone());
+            } else {
+                runs.skipped += 1;
+            }
+        }
+        // One union of the selected plans: its branches run side by side on the
+        // session's partitions, as the whole library's union did.
+        let batches = if selected.is_empty() {
+            Vec::new()
+        } else {
+            self.run(&UnionExec::try_new(selected)?).await?
+        };
         let mut out = Vec::new();
-        for b in self.run(&self.signals).await? {
+        for b in batches {
             let s = |n: &str| -> Result<StringArray> {
                 b.column_by_name(n)
                     .and_then(as_strings)
@@ -341,7 +436,7 @@ impl Runner {
             ))
         });
         out.dedup();
-        Ok(out)
+        Ok((out, runs))
     }
 
     /// Events of the open stories among the current events: (story id, event row) batches.
@@ -427,7 +522,7 @@ mod tests {
     /// A view is computed when the topology is set and follows each change of it.
     #[tokio::test]
     async fn views_follow_the_topology() {
-        let r = Runner::new(2).await.unwrap();
+        let r = Runner::new(2, true).await.unwrap();
         assert!(claims(&r).await.is_empty());
         let set = |rels: Vec<Relation>| to_batch(topology_schema(), &rels).unwrap();
         r.set_topology(vec![set(vec![claim("db-0", "data-db-0")])])
@@ -448,5 +543,47 @@ mod tests {
                 ("db-1".into(), "data-db-1".into(), 1)
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod trigger_tests {
+    use super::*;
+    use crate::triggers::Need;
+
+    /// The conditions read from the real pattern library: the selective patterns have
+    /// one, and the ones matching on message text alone run always.
+    #[tokio::test]
+    async fn the_pattern_library_has_trigger_conditions() {
+        let r = Runner::new(1, true).await.unwrap();
+        let by_id: Vec<(&str, &Trigger)> = PATTERNS
+            .iter()
+            .zip(&r.patterns)
+            .map(|(p, plan)| (p.id, &plan.trigger))
+            .collect();
+        for (id, t) in &by_id {
+            eprintln!("{id}: {t:?}");
+        }
+        let trigger = |id: &str| by_id.iter().find(|(p, _)| *p == id).unwrap().1;
+        let need = |id: &str| trigger(id).need.as_ref();
+        assert_eq!(
+            need("oom-killed"),
+            Some(&Need::from([
+                ("event_type", "kernel.oom_kill".to_string()),
+                ("event_type", "k8s.pod.oom_killed".to_string()),
+            ]))
+        );
+        assert!(need("crashloop").is_some_and(|n| n.contains(&("reason", "BackOff".into()))));
+        // dns-failure matches resolver messages by regex: no condition.
+        assert_eq!(need("dns-failure"), None);
+        // One event, one signal: checked against new rows only. A cascade joins a
+        // downstream failure with an upstream one, another row: checked on all rows.
+        assert!(trigger("oom-killed").row_local);
+        assert!(trigger("crashloop").row_local);
+        assert!(!trigger("cascading-failure").row_local);
+        assert!(!trigger("service-no-endpoints").row_local);
+        // Without the prefilter, none.
+        let off = Runner::new(1, false).await.unwrap();
+        assert!(off.patterns.iter().all(|p| p.trigger == Trigger::default()));
     }
 }
