@@ -17,6 +17,9 @@ pub struct EngineConfig {
     pub lateness_secs: i64,
     /// Evidence a story needs before it is published.
     pub threshold: f64,
+    /// Confidence (0..1) an edge of the correlation graph needs to join two signals'
+    /// incidents (see [`crate::graph`]).
+    pub link_threshold: f64,
     /// DataFusion partitions per query (one per core is fastest here).
     pub partitions: usize,
     /// Run only the patterns whose trigger values occur in the window (see
@@ -33,6 +36,7 @@ impl Default for EngineConfig {
             idle_timeout_secs: 900,
             lateness_secs: 30,
             threshold: 1.0,
+            link_threshold: crate::graph::DEFAULT_THRESHOLD,
             partitions: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)

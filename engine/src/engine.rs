@@ -174,18 +174,25 @@ pub struct Engine {
 impl Engine {
     /// A new engine; plans the pattern library.
     pub async fn new(cfg: EngineConfig) -> Result<Self> {
+        if !(0.0..=1.0).contains(&cfg.link_threshold) {
+            return Err(Error::Input(format!(
+                "link_threshold must be within 0..1, not {}",
+                cfg.link_threshold
+            )));
+        }
         if cfg.window_secs <= 0 || cfg.lookback_secs < 0 || cfg.idle_timeout_secs <= 0 {
             return Err(Error::Input(
                 "window_secs and idle_timeout_secs must be > 0, lookback_secs >= 0".into(),
             ));
         }
         let runner = Runner::new(cfg.partitions, cfg.trigger_prefilter).await?;
+        let incidents = Incidents::new(cfg.link_threshold);
         Ok(Engine {
             cfg,
             runner,
             retained: Retained::default(),
             notable: Retained::default(),
-            incidents: Incidents::default(),
+            incidents,
             services: ServicesByPod::default(),
             users: PodsByObject::default(),
             watermark: None,

@@ -1,7 +1,9 @@
-//! Grouping signals into incidents. Signals that share a subject, or (unless the subject
-//! is a node) a pod or a workload, belong to one incident; an incident whose newest signal
-//! is older than the idle timeout (in event time) is closed. When a signal links several
-//! open incidents they merge into the oldest, which keeps its id.
+//! Grouping signals into incidents: the connected components of the correlation graph
+//! ([`crate::graph`]). Signals joined by an edge (a shared subject, or unless the subject
+//! is a node a pod or a workload, scored to at least the threshold) belong to one
+//! incident; an incident whose newest signal is older than the idle timeout (in event
+//! time) is closed. When a signal links several open incidents they merge into the
+//! oldest, which keeps its id.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,6 +12,7 @@ use ahash::HashMap;
 use tapio_schemas::UnifiedEvent;
 use tapio_schemas::ids::stable_id;
 
+use crate::graph::{self, Graph, GraphEdge, NodeId};
 use crate::runner::Signal;
 
 /// An incident being built.
@@ -27,6 +30,10 @@ pub struct Incident {
     pub last: i64,
     /// Every event of the incident (signals and context), by id.
     pub events: BTreeMap<String, UnifiedEvent>,
+    /// The graph edges that joined its signals, in arrival order.
+    pub links: Vec<GraphEdge>,
+    /// Its signals' nodes in the graph.
+    nodes: Vec<NodeId>,
 }
 
 impl Incident {
@@ -59,29 +66,14 @@ impl Incident {
     }
 }
 
-/// Link keys of a signal. A node's signals link by the node alone: the pods that lose
-/// the node are its victims, and linking by them would chain every incident that once
-/// touched one of its ~30 pods (and, through their workloads, other nodes' incidents)
-/// into one story. Its pods still show in the node's story through the context query.
-fn keys_of(s: &Signal) -> Vec<String> {
-    let mut k = vec![format!("S:{}", s.subject_key())];
-    if s.subject_kind == "Node" {
-        return k;
-    }
-    if let Some(p) = &s.pod {
-        k.push(format!("P:{p}"));
-    }
-    if let Some(w) = &s.workload {
-        k.push(format!("S:{w}"));
-    }
-    k
-}
-
 /// The open incidents.
 #[derive(Debug, Default)]
 pub struct Incidents {
     open: BTreeMap<String, Incident>,
-    index: HashMap<String, String>,
+    /// The open incidents' signals.
+    graph: Graph,
+    /// Graph node → its incident.
+    incident_of: HashMap<NodeId, String>,
     /// Signals already seen: (pattern, event id, subject) → event time.
     seen: HashMap<(&'static str, String, String), i64>,
     /// Event id → the link keys of the subjects it is evidence against, and its time.
@@ -89,6 +81,20 @@ pub struct Incidents {
 }
 
 impl Incidents {
+    /// No incidents; the graph's edges need `threshold` confidence (see
+    /// [`graph::DEFAULT_THRESHOLD`]).
+    pub fn new(threshold: f64) -> Self {
+        Incidents {
+            graph: Graph::new(threshold),
+            ..Incidents::default()
+        }
+    }
+
+    /// Signals in the graph (those of open incidents).
+    pub fn graph_nodes(&self) -> usize {
+        self.graph.len()
+    }
+
     /// Adds new signals (in event-time order); already-seen ones are ignored.
     /// Returns how many were new.
     pub fn add(&mut self, signals: Vec<Signal>) -> usize {
@@ -110,10 +116,10 @@ impl Incidents {
                 .entry(s.event_id.clone())
                 .or_insert_with(|| (Vec::new(), s.event_time));
             e.0.push(format!("S:{}", s.subject_key()));
-            let keys = keys_of(&s);
-            let mut hits: Vec<String> = keys
+            let (node, edges) = self.graph.insert(&s);
+            let mut hits: Vec<String> = edges
                 .iter()
-                .filter_map(|k| self.index.get(k).cloned())
+                .filter_map(|(n, _)| self.incident_of.get(n).cloned())
                 .collect();
             hits.sort_by_key(|id| (self.open[id].first, id.clone()));
             hits.dedup();
@@ -130,6 +136,8 @@ impl Incidents {
                             first: s.event_time,
                             last: s.event_time,
                             events: BTreeMap::new(),
+                            links: Vec::new(),
+                            nodes: Vec::new(),
                         },
                     );
                     id
@@ -137,8 +145,8 @@ impl Incidents {
             };
             for other in hits.iter().skip(1) {
                 if let Some(o) = self.open.remove(other) {
-                    for k in &o.keys {
-                        self.index.insert(k.clone(), target.clone());
+                    for n in &o.nodes {
+                        self.incident_of.insert(*n, target.clone());
                     }
                     let t = self.open.get_mut(&target).expect("target is open");
                     t.signals.extend(o.signals);
@@ -146,15 +154,17 @@ impl Incidents {
                     t.first = t.first.min(o.first);
                     t.last = t.last.max(o.last);
                     t.events.extend(o.events);
+                    t.links.extend(o.links);
+                    t.nodes.extend(o.nodes);
                 }
             }
+            self.incident_of.insert(node, target.clone());
             let t = self.open.get_mut(&target).expect("target is open");
             t.first = t.first.min(s.event_time);
             t.last = t.last.max(s.event_time);
-            for k in keys {
-                self.index.insert(k.clone(), target.clone());
-                t.keys.insert(k);
-            }
+            t.keys.extend(graph::keys(&s));
+            t.nodes.push(node);
+            t.links.extend(edges.into_iter().map(|(_, e)| e));
             t.signals.push(s);
         }
         added
@@ -219,10 +229,9 @@ impl Incidents {
 
     fn close(&mut self, id: &str) -> Option<Incident> {
         let i = self.open.remove(id)?;
-        for k in &i.keys {
-            if self.index.get(k).is_some_and(|v| v == id) {
-                self.index.remove(k);
-            }
+        for n in &i.nodes {
+            self.graph.remove(*n);
+            self.incident_of.remove(n);
         }
         Some(i)
     }
@@ -325,6 +334,49 @@ mod tests {
         inc.add(vec![sig("e", 100, ("Deployment", "db"), None, None)]);
         assert_eq!(inc.open().count(), 1);
         assert_ne!(inc.open().next().unwrap().id, first_id);
+    }
+
+    #[test]
+    fn edges_below_the_threshold_do_not_merge() {
+        // Two pods of one workload failing 10 min apart, each blamed on its own pod: the
+        // workload links them (ownership 0.8, same namespace, a third of the time left).
+        let web_1 = sig(
+            "a",
+            0,
+            ("Pod", "web-1"),
+            Some("ns/web-1"),
+            Some("Deployment/ns/web"),
+        );
+        let mut web_2 = sig(
+            "b",
+            600 * 1_000_000_000,
+            ("Pod", "web-2"),
+            Some("ns/web-2"),
+            Some("Deployment/ns/web"),
+        );
+        web_2.pattern = "probe-failure";
+        web_2.reason = "Unhealthy".into();
+        let mut loose = Incidents::default();
+        loose.add(vec![web_1.clone(), web_2.clone()]);
+        let one: Vec<_> = loose.open().collect();
+        assert_eq!(one.len(), 1);
+        // The edge that joined them says why.
+        let link = &one[0].links[0];
+        assert_eq!((link.from.as_str(), link.to.as_str()), ("b", "a"));
+        assert_eq!(
+            (link.edge.ownership, link.edge.spatial, link.edge.temporal),
+            (0.8, 0.5, 0.333)
+        );
+        assert!(link.edge.confidence < 0.7, "{link:?}");
+        // At a stricter threshold they are two incidents.
+        let mut strict = Incidents::new(0.7);
+        strict.add(vec![web_1, web_2]);
+        assert_eq!(strict.open().count(), 2);
+        assert!(strict.open().all(|i| i.links.is_empty()));
+        // Closing takes their signals out of the graph.
+        assert_eq!(strict.graph_nodes(), 2);
+        strict.close_all();
+        assert_eq!(strict.graph_nodes(), 0);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod engine;
+pub mod graph;
 pub mod incidents;
 pub mod memory;
 pub mod patterns;

@@ -81,8 +81,7 @@ fn score(
     root_sig: Option<&[u32; K]>,
     cascade: bool,
 ) -> Edge {
-    let dt = (e.event_time - root.event_time).unsigned_abs() as f64;
-    let temporal = round((1.0 - dt / LINK_WINDOW_NS as f64).max(0.0));
+    let temporal = Edge::temporal(e.event_time, root.event_time);
     let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
     let spatial = if same(&e.node, &root.node) {
         1.0
@@ -105,26 +104,44 @@ fn score(
         (Some(a), Some(b)) => round(minhash::agreement(&a, b)),
         _ => 0.0,
     };
-    let mut edge = Edge {
-        temporal,
-        spatial,
-        ownership,
-        dependency,
-        semantic,
-        confidence: 0.0,
-    };
-    let miss = [
-        WEIGHTS.temporal * temporal,
-        WEIGHTS.spatial * spatial,
-        WEIGHTS.ownership * ownership,
-        WEIGHTS.dependency * dependency,
-        WEIGHTS.semantic * semantic,
-    ]
-    .iter()
-    .map(|p| 1.0 - p)
-    .product::<f64>();
-    edge.confidence = round(1.0 - miss);
-    edge
+    Edge::new(temporal, spatial, ownership, dependency, semantic)
+}
+
+impl Edge {
+    /// An edge of these five scores, with their confidence: `1 - Π(1 - weight × score)`.
+    pub fn new(
+        temporal: f64,
+        spatial: f64,
+        ownership: f64,
+        dependency: f64,
+        semantic: f64,
+    ) -> Self {
+        let miss = [
+            WEIGHTS.temporal * temporal,
+            WEIGHTS.spatial * spatial,
+            WEIGHTS.ownership * ownership,
+            WEIGHTS.dependency * dependency,
+            WEIGHTS.semantic * semantic,
+        ]
+        .iter()
+        .map(|p| 1.0 - p)
+        .product::<f64>();
+        Edge {
+            temporal,
+            spatial,
+            ownership,
+            dependency,
+            semantic,
+            confidence: round(1.0 - miss),
+        }
+    }
+
+    /// Temporal score of two times: 1 at once, falling linearly to 0 at
+    /// [`LINK_WINDOW_NS`] apart.
+    pub fn temporal(a: i64, b: i64) -> f64 {
+        let dt = (a - b).unsigned_abs() as f64;
+        round((1.0 - dt / LINK_WINDOW_NS as f64).max(0.0))
+    }
 }
 
 /// Three decimals: what a person reading the table can use.

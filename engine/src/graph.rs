@@ -1,0 +1,448 @@
+//! The correlation graph over signals (the events a pattern matched). Signals are nodes;
+//! an edge joins two signals whose link, scored in five dimensions (see [`Edge`]),
+//! reaches the confidence threshold. [`crate::incidents`] keeps each connected component
+//! as one incident and merges components when an edge joins them.
+//!
+//! Candidate edges come through link keys, so inserting a signal costs the same at 10 or
+//! 100k nodes: the blamed subject, the pod and the workload (a node's signals link by the
+//! node alone, see [`keys`]); each key remembers its [`FANOUT`] newest signals. Scoring a
+//! pair of signals:
+//! - temporal: closeness in time, against the look-back;
+//! - spatial: the same node 1, the same namespace 0.5;
+//! - ownership: the same pod or the same blamed object 1, the same workload 0.8 (as the
+//!   pod's owner or the blamed object);
+//! - dependency: a cascade signal (a downstream pod failing because of an upstream one)
+//!   meeting a signal of its upstream subject or of a pod that subject owns 1;
+//! - semantic: the same reason 1, the same pattern 0.5.
+//!
+//! Signals leave the graph when their incident closes, which bounds it by the open
+//! incidents. A component is not split when evidence ages: a story, once formed, keeps
+//! what joined it.
+
+use ahash::HashMap;
+
+use crate::patterns::CASCADE;
+use crate::runner::Signal;
+use crate::story::edges::Edge;
+
+/// Newest signals remembered per link key: candidates for a new signal's edges.
+pub const FANOUT: usize = 4;
+
+/// Default confidence an edge needs. Every structural link (a shared subject, pod or
+/// workload, or a cascade) reaches it: ownership or dependency alone scores 0.48–0.8, and
+/// signals sharing a pod or workload share a namespace (+0.15).
+pub const DEFAULT_THRESHOLD: f64 = 0.5;
+
+/// A node's id in the graph.
+pub type NodeId = u32;
+
+/// One edge of the graph, from a new signal to an earlier one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphEdge {
+    /// The new signal's event.
+    pub from: String,
+    /// The earlier signal's event.
+    pub to: String,
+    /// Its scores.
+    pub edge: Edge,
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    event_id: String,
+    time: i64,
+    pattern: &'static str,
+    subject: String,
+    namespace: String,
+    reason: String,
+    pod: Option<String>,
+    workload: Option<String>,
+    node: Option<String>,
+    keys: Vec<String>,
+}
+
+/// Link keys of a signal. A node's signals link by the node alone: the pods that lose
+/// the node are its victims, and linking by them would chain every incident that once
+/// touched one of its ~30 pods (and, through their workloads, other nodes' incidents)
+/// into one story. Its pods still show in the node's story through the context query.
+pub fn keys(s: &Signal) -> Vec<String> {
+    let mut k = vec![format!("S:{}", s.subject_key())];
+    if s.subject_kind == "Node" {
+        return k;
+    }
+    if let Some(p) = &s.pod {
+        k.push(format!("P:{p}"));
+    }
+    if let Some(w) = &s.workload {
+        k.push(format!("S:{w}"));
+    }
+    // A workload blamed for its own pod's failure is both subject and workload.
+    k.sort();
+    k.dedup();
+    k
+}
+
+/// Scores the link between two signals.
+fn score(a: &Node, b: &Node) -> Edge {
+    let same = |x: &Option<String>, y: &Option<String>| x.is_some() && x == y;
+    let temporal = Edge::temporal(a.time, b.time);
+    let spatial = if same(&a.node, &b.node) {
+        1.0
+    } else if !a.namespace.is_empty() && a.namespace == b.namespace {
+        0.5
+    } else {
+        0.0
+    };
+    // A cascade signal blames the upstream subject from a downstream pod: meeting the
+    // upstream's own signals through that subject is a dependency, not shared ownership.
+    let upstream = |c: &Node, o: &Node| {
+        c.pattern == CASCADE && (c.subject == o.subject || o.workload.as_ref() == Some(&c.subject))
+    };
+    let dependency = if upstream(a, b) || upstream(b, a) {
+        1.0
+    } else {
+        0.0
+    };
+    // The workloads a signal names: its pod's, and its subject when that is not a
+    // cascade's upstream (a Service's signal may blame the Deployment behind it).
+    fn owners(n: &Node) -> [Option<&String>; 2] {
+        let subject = (n.pattern != CASCADE).then_some(&n.subject);
+        [n.workload.as_ref(), subject]
+    }
+    let (oa, ob) = (owners(a), owners(b));
+    let ownership = if same(&a.pod, &b.pod) || (oa[1].is_some() && oa[1] == ob[1]) {
+        1.0
+    } else if oa
+        .iter()
+        .flatten()
+        .any(|x| ob.iter().flatten().any(|y| x == y))
+    {
+        0.8
+    } else {
+        0.0
+    };
+    let semantic = if a.reason == b.reason {
+        1.0
+    } else if a.pattern == b.pattern {
+        0.5
+    } else {
+        0.0
+    };
+    Edge::new(temporal, spatial, ownership, dependency, semantic)
+}
+
+/// The graph: nodes, and the link-key index that finds a new node's candidates.
+#[derive(Debug)]
+pub struct Graph {
+    nodes: HashMap<NodeId, Node>,
+    /// Link key → its newest nodes, oldest first.
+    index: HashMap<String, Vec<NodeId>>,
+    next: NodeId,
+    threshold: f64,
+}
+
+impl Default for Graph {
+    fn default() -> Self {
+        Graph::new(DEFAULT_THRESHOLD)
+    }
+}
+
+impl Graph {
+    /// An empty graph whose edges need `threshold` confidence.
+    pub fn new(threshold: f64) -> Self {
+        Graph {
+            nodes: HashMap::default(),
+            index: HashMap::default(),
+            next: 0,
+            threshold,
+        }
+    }
+
+    /// Nodes held.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether no node is held.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Adds a signal; returns its node and its edges to earlier nodes (those reaching
+    /// the threshold), strongest first.
+    pub fn insert(&mut self, s: &Signal) -> (NodeId, Vec<(NodeId, GraphEdge)>) {
+        let node = Node {
+            event_id: s.event_id.clone(),
+            time: s.event_time,
+            pattern: s.pattern,
+            subject: s.subject_key(),
+            namespace: s.subject_namespace.clone(),
+            reason: s.reason.clone(),
+            pod: s.pod.clone(),
+            workload: s.workload.clone(),
+            node: s.node.clone(),
+            keys: keys(s),
+        };
+        let mut candidates: Vec<NodeId> = node
+            .keys
+            .iter()
+            .filter_map(|k| self.index.get(k))
+            .flatten()
+            .copied()
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut edges: Vec<(NodeId, GraphEdge)> = candidates
+            .into_iter()
+            .filter_map(|id| {
+                let other = self.nodes.get(&id)?;
+                let edge = score(&node, other);
+                (edge.confidence >= self.threshold).then(|| {
+                    (
+                        id,
+                        GraphEdge {
+                            from: node.event_id.clone(),
+                            to: other.event_id.clone(),
+                            edge,
+                        },
+                    )
+                })
+            })
+            .collect();
+        edges.sort_by(|a, b| b.1.edge.confidence.total_cmp(&a.1.edge.confidence));
+        let id = self.next;
+        self.next = self.next.wrapping_add(1);
+        for k in &node.keys {
+            let list = self.index.entry(k.clone()).or_default();
+            if list.len() == FANOUT {
+                list.remove(0);
+            }
+            list.push(id);
+        }
+        self.nodes.insert(id, node);
+        (id, edges)
+    }
+
+    /// Removes a node (its incident closed).
+    pub fn remove(&mut self, id: NodeId) {
+        let Some(node) = self.nodes.remove(&id) else {
+            return;
+        };
+        for k in &node.keys {
+            if let Some(list) = self.index.get_mut(k) {
+                list.retain(|n| *n != id);
+                if list.is_empty() {
+                    self.index.remove(k);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 1_000_000_000;
+
+    fn sig(
+        pattern: &'static str,
+        t: i64,
+        subject: &str,
+        pod: Option<&str>,
+        node: Option<&str>,
+        reason: &str,
+    ) -> Signal {
+        let (kind, name) = subject.split_once('/').unwrap();
+        Signal {
+            pattern,
+            event_id: format!("{pattern}-{t}-{subject}-{}", pod.unwrap_or("")),
+            subject_kind: kind.into(),
+            subject_namespace: "shop".into(),
+            subject_name: name.into(),
+            reason: reason.into(),
+            weight: 1.0,
+            event_time: t * S,
+            pod: pod.map(|p| format!("shop/{p}")),
+            workload: (kind != "Node").then(|| format!("Deployment/shop/{}", &name)),
+            node: node.map(Into::into),
+        }
+    }
+
+    fn edge(g: &mut Graph, s: &Signal) -> Option<Edge> {
+        g.insert(s).1.first().map(|(_, e)| e.edge)
+    }
+
+    #[test]
+    fn each_dimension_scores_signals() {
+        let mut g = Graph::new(0.0);
+        g.insert(&sig(
+            "oom-killed",
+            0,
+            "Deployment/api",
+            Some("api-1"),
+            Some("n1"),
+            "OOMKilled",
+        ));
+        // The same pod, node and reason at once: all but dependency are full.
+        let e = edge(
+            &mut g,
+            &sig(
+                "oom-killed",
+                0,
+                "Deployment/api",
+                Some("api-1"),
+                Some("n1"),
+                "OOMKilled",
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            (e.temporal, e.spatial, e.ownership, e.dependency, e.semantic),
+            (1.0, 1.0, 1.0, 0.0, 1.0)
+        );
+        // A sibling pod on another node, half the look-back later, crash-looping: the
+        // shared subject (the workload) is ownership; another pattern's reason scores 0.
+        let e = edge(
+            &mut g,
+            &sig(
+                "crashloop",
+                450,
+                "Deployment/api",
+                Some("api-2"),
+                Some("n2"),
+                "CrashLoopBackOff",
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            (e.temporal, e.spatial, e.ownership, e.semantic),
+            (0.5, 0.5, 1.0, 0.0)
+        );
+        // A cascade from a web pod blaming api: a dependency, not ownership.
+        let mut cascade = sig(
+            CASCADE,
+            460,
+            "Deployment/api",
+            Some("web-1"),
+            Some("n3"),
+            "UpstreamFailing",
+        );
+        cascade.workload = Some("Deployment/shop/web".into());
+        let e = edge(&mut g, &cascade).unwrap();
+        assert_eq!((e.dependency, e.ownership), (1.0, 0.0));
+        // Every structural link clears the default threshold.
+        assert!(e.confidence >= DEFAULT_THRESHOLD);
+    }
+
+    #[test]
+    fn a_workload_blamed_meets_its_pods_signals() {
+        // service-no-endpoints blames the Deployment behind a Service (no pod of its
+        // own); a missing ConfigMap blamed from that Deployment's pod is the same
+        // workload's trouble.
+        let mut g = Graph::default();
+        let mut service = sig(
+            "service-no-endpoints",
+            0,
+            "Deployment/api",
+            None,
+            None,
+            "NoReadyEndpoints",
+        );
+        service.workload = None;
+        g.insert(&service);
+        let mut config = sig(
+            "config-missing",
+            10,
+            "ConfigMap/api-config",
+            Some("api-1"),
+            Some("n1"),
+            "ConfigMapMissing",
+        );
+        config.workload = Some("Deployment/shop/api".into());
+        let e = edge(&mut g, &config).expect("linked");
+        assert_eq!(e.ownership, 0.8);
+        assert!(e.confidence >= DEFAULT_THRESHOLD);
+    }
+
+    #[test]
+    fn edges_need_the_threshold() {
+        // At 0.9 a workload sibling 10 min later failing otherwise is not linked; the
+        // same pod failing the same way soon after is.
+        let mut g = Graph::new(0.9);
+        g.insert(&sig(
+            "oom-killed",
+            0,
+            "Deployment/api",
+            Some("api-1"),
+            Some("n1"),
+            "OOMKilled",
+        ));
+        let sibling = sig(
+            "probe-failure",
+            600,
+            "Pod/api-2",
+            Some("api-2"),
+            Some("n2"),
+            "Unhealthy",
+        );
+        let mut sibling = sibling;
+        sibling.workload = Some("Deployment/shop/api".into());
+        assert_eq!(edge(&mut g, &sibling), None);
+        let again = sig(
+            "oom-killed",
+            30,
+            "Deployment/api",
+            Some("api-1"),
+            Some("n1"),
+            "OOMKilled",
+        );
+        assert!(edge(&mut g, &again).unwrap().confidence >= 0.9);
+    }
+
+    #[test]
+    fn keys_remember_their_newest_signals_and_forget_removed_ones() {
+        let mut g = Graph::default();
+        let ids: Vec<NodeId> = (0..10)
+            .map(|t| {
+                g.insert(&sig(
+                    "crashloop",
+                    t,
+                    "Deployment/api",
+                    Some("api-1"),
+                    None,
+                    "CrashLoopBackOff",
+                ))
+                .0
+            })
+            .collect();
+        // A new signal meets only the FANOUT newest.
+        let (_, edges) = g.insert(&sig(
+            "crashloop",
+            11,
+            "Deployment/api",
+            Some("api-1"),
+            None,
+            "CrashLoopBackOff",
+        ));
+        let mut met: Vec<NodeId> = edges.iter().map(|(id, _)| *id).collect();
+        met.sort();
+        assert_eq!(met, ids[10 - FANOUT..]);
+        // Removed nodes are no candidates; with all gone, the keys are gone too.
+        for id in ids {
+            g.remove(id);
+        }
+        assert_eq!(g.len(), 1);
+        let (last, _) = g.insert(&sig(
+            "crashloop",
+            12,
+            "Deployment/api",
+            Some("api-1"),
+            None,
+            "CrashLoopBackOff",
+        ));
+        g.remove(last);
+        g.remove(last - 1);
+        assert!(g.is_empty() && g.index.is_empty());
+    }
+}
