@@ -252,4 +252,28 @@ async fn the_sql_examples_answer_over_a_recurring_history() {
     }
     // The first event of the latest story is a signal naming its root object.
     assert_eq!(r["linked_a"], "subject", "{r}");
+
+    // The graph edges that joined signals are stored: each names an earlier signal of
+    // the same story, with a confidence at least the threshold.
+    let rows = query(
+        &data,
+        "SELECT c.joined_confidence AS confidence, j.event_id AS other, \
+                c.event_time >= j.event_time AS earlier, j.pattern AS other_pattern \
+         FROM correlations c LEFT JOIN correlations j \
+           ON j.story_id = c.story_id AND j.event_id = c.joined_by \
+         WHERE c.joined_by IS NOT NULL",
+    )
+    .await;
+    assert!(!rows.is_empty(), "no signal was joined by an edge");
+    for r in &rows {
+        assert!(r["other"].is_string(), "{r}");
+        assert_eq!(r["earlier"], true, "{r}");
+        assert_ne!(r["other_pattern"], "context", "{r}");
+        assert!(
+            r["confidence"]
+                .as_f64()
+                .is_some_and(|c| c >= tapio_engine::graph::DEFAULT_THRESHOLD),
+            "{r}"
+        );
+    }
 }

@@ -5,7 +5,10 @@
 -- weight, what each event said, and the time between them. Each event's link to the
 -- story's root-cause event is also scored in five dimensions, 0..1 — temporal, spatial
 -- (node, namespace), ownership (pod, workload, owner), dependency (through a Service),
--- semantic (same message template) — and combined into a confidence.
+-- semantic (same message template) — and combined into a confidence. Each signal also
+-- names the earlier signal whose correlation-graph edge joined it to the story
+-- (`joined_by`, `joined_confidence`); `direct_edge` is that edge's confidence when it
+-- joins the two events themselves.
 --
 -- Put your two event ids in `pair` (from `SELECT event_id, reason, message FROM events`).
 -- As written it takes the first two events of the latest story.
@@ -29,6 +32,9 @@ SELECT s.title AS story,
        ca.confidence AS confidence_a, cb.confidence AS confidence_b,
        cb.temporal AS temporal_b, cb.spatial AS spatial_b, cb.ownership AS ownership_b,
        cb.dependency AS dependency_b, cb.semantic AS semantic_b,
+       ca.joined_by AS joined_a_by, cb.joined_by AS joined_b_by,
+       CASE WHEN cb.joined_by = ca.event_id THEN cb.joined_confidence
+            WHEN ca.joined_by = cb.event_id THEN ca.joined_confidence END AS direct_edge,
        (CAST(cb.event_time AS BIGINT) - CAST(ca.event_time AS BIGINT)) / 1000000000 AS seconds_apart
 FROM pair p
 JOIN correlations ca ON ca.event_id = p.a

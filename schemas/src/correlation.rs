@@ -36,6 +36,21 @@ pub struct Correlation {
     /// the scores existed, or when the root event is not held.
     #[serde(default, flatten)]
     pub link: Link,
+    /// The earlier signal whose correlation-graph edge joined this signal to the story
+    /// (the strongest such edge), and that edge's confidence. `None` for the story's
+    /// first signal, context events, and history written before the graph existed.
+    #[serde(default, flatten)]
+    pub joined: Joined,
+}
+
+/// The correlation-graph edge that joined a signal to its story.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Joined {
+    /// Event id of the earlier signal at the edge's other end.
+    pub joined_by: Option<String>,
+    /// The edge's confidence (its five scores combined).
+    pub joined_confidence: Option<f64>,
 }
 
 /// Scores of an event's link to its story's root-cause event, each 0..1.
@@ -77,6 +92,8 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
             Field::new("dependency", DataType::Float64, true),
             Field::new("semantic", DataType::Float64, true),
             Field::new("confidence", DataType::Float64, true),
+            Field::new("joined_by", DataType::Utf8, true),
+            Field::new("joined_confidence", DataType::Float64, true),
         ],
         [(
             SCHEMA_VERSION_KEY.to_string(),

@@ -181,15 +181,21 @@ fn correlation_link_scores_round_trip_through_arrow() {
             semantic: Some(0.25),
             confidence: Some(0.9),
         },
+        joined: Joined {
+            joined_by: Some("d".into()),
+            joined_confidence: Some(0.75),
+        },
     };
     let unscored = Correlation {
         event_id: "f".into(),
         link: Link::default(),
+        joined: Joined::default(),
         ..scored.clone()
     };
     let rows = vec![scored, unscored];
     let batch = to_batch(correlation_schema(), &rows).unwrap();
     assert_eq!(batch.column_by_name("semantic").unwrap().null_count(), 1);
+    assert_eq!(batch.column_by_name("joined_by").unwrap().null_count(), 1);
     let back: Vec<Correlation> = from_batch(&batch).unwrap();
     assert_eq!(back, rows);
 }

@@ -9,7 +9,7 @@ pub mod text;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tapio_schemas::{
-    Affected, Correlation, Link, RootCause, Severity, Story, TimelineEntry, UnifiedEvent,
+    Affected, Correlation, Joined, Link, RootCause, Severity, Story, TimelineEntry, UnifiedEvent,
 };
 
 use crate::incidents::Incident;
@@ -577,6 +577,21 @@ pub fn assemble(
             _ => Link::default(),
         }
     };
+    // The graph edge that joined each signal: its strongest to an earlier signal (a
+    // signal's edges are recorded strongest first).
+    let mut first_link: HashMap<&str, &crate::graph::GraphEdge> = HashMap::default();
+    for l in &inc.links {
+        first_link.entry(l.from.as_str()).or_insert(l);
+    }
+    let joined = |id: &str| -> Joined {
+        first_link
+            .get(id)
+            .map(|l| Joined {
+                joined_by: Some(l.to.clone()),
+                joined_confidence: Some(l.edge.confidence),
+            })
+            .unwrap_or_default()
+    };
     let mut corr: Vec<Correlation> = Vec::new();
     for s in &inc.signals {
         let dimension = if s.pattern == CASCADE {
@@ -598,6 +613,7 @@ pub fn assemble(
             subject: s.subject_key(),
             reason: s.reason.clone(),
             link: link(&s.event_id, s.pattern == CASCADE),
+            joined: joined(&s.event_id),
         });
     }
     for e in &events {
@@ -612,6 +628,7 @@ pub fn assemble(
                 subject: root_key.clone(),
                 reason: e.reason.clone().unwrap_or_default(),
                 link: link(&e.event_id, false),
+                joined: Joined::default(),
             });
         }
     }
