@@ -269,6 +269,18 @@ mod tests {
         }
     }
 
+    /// api-1 of Deployment api on node n1, OOM-killed at `t` s.
+    fn api_oom(t: i64) -> Signal {
+        sig(
+            "oom-killed",
+            t,
+            "Deployment/api",
+            Some("api-1"),
+            Some("n1"),
+            "OOMKilled",
+        )
+    }
+
     fn edge(g: &mut Graph, s: &Signal) -> Option<Edge> {
         g.insert(s).1.first().map(|(_, e)| e.edge)
     }
@@ -276,27 +288,9 @@ mod tests {
     #[test]
     fn each_dimension_scores_signals() {
         let mut g = Graph::new(0.0);
-        g.insert(&sig(
-            "oom-killed",
-            0,
-            "Deployment/api",
-            Some("api-1"),
-            Some("n1"),
-            "OOMKilled",
-        ));
+        g.insert(&api_oom(0));
         // The same pod, node and reason at once: all but dependency are full.
-        let e = edge(
-            &mut g,
-            &sig(
-                "oom-killed",
-                0,
-                "Deployment/api",
-                Some("api-1"),
-                Some("n1"),
-                "OOMKilled",
-            ),
-        )
-        .unwrap();
+        let e = edge(&mut g, &api_oom(0)).unwrap();
         assert_eq!(
             (e.temporal, e.spatial, e.ownership, e.dependency, e.semantic),
             (1.0, 1.0, 1.0, 0.0, 1.0)
@@ -370,14 +364,7 @@ mod tests {
         // At 0.9 a workload sibling 10 min later failing otherwise is not linked; the
         // same pod failing the same way soon after is.
         let mut g = Graph::new(0.9);
-        g.insert(&sig(
-            "oom-killed",
-            0,
-            "Deployment/api",
-            Some("api-1"),
-            Some("n1"),
-            "OOMKilled",
-        ));
+        g.insert(&api_oom(0));
         let sibling = sig(
             "probe-failure",
             600,
@@ -389,14 +376,7 @@ mod tests {
         let mut sibling = sibling;
         sibling.workload = Some("Deployment/shop/api".into());
         assert_eq!(edge(&mut g, &sibling), None);
-        let again = sig(
-            "oom-killed",
-            30,
-            "Deployment/api",
-            Some("api-1"),
-            Some("n1"),
-            "OOMKilled",
-        );
+        let again = api_oom(30);
         assert!(edge(&mut g, &again).unwrap().confidence >= 0.9);
     }
 

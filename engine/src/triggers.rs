@@ -404,42 +404,40 @@ mod tests {
 
     #[tokio::test]
     async fn row_local_patterns_read_one_row_per_signal() {
-        assert!(row_local_of("SELECT event_id FROM events WHERE reason = 'x'").await);
-        // A join with another table (a topology view) keeps it row-local.
-        assert!(
-            row_local_of(
+        let cases = [
+            ("SELECT event_id FROM events WHERE reason = 'x'", true),
+            // A join with another table (a topology view) keeps it row-local.
+            (
                 "SELECT e.event_id FROM events e JOIN other o ON e.pod = o.pod \
-                 WHERE e.reason = 'x'"
-            )
-            .await
-        );
-        // Two rows of events, an aggregate, a window function, the window's rows: not.
-        assert!(
-            !row_local_of(
+                 WHERE e.reason = 'x'",
+                true,
+            ),
+            // Two rows of events, an aggregate, a window function, the window's rows: not.
+            (
                 "SELECT a.event_id FROM events a JOIN events b ON a.pod = b.pod \
-                 WHERE a.reason = 'x'"
-            )
-            .await
-        );
-        assert!(
-            !row_local_of("SELECT pod, count(*) FROM events WHERE reason = 'x' GROUP BY pod").await
-        );
-        assert!(
-            !row_local_of(
+                 WHERE a.reason = 'x'",
+                false,
+            ),
+            (
+                "SELECT pod, count(*) FROM events WHERE reason = 'x' GROUP BY pod",
+                false,
+            ),
+            (
                 "SELECT event_id, row_number() OVER (PARTITION BY pod ORDER BY event_time) \
-                 FROM events WHERE reason = 'x'"
-            )
-            .await
-        );
-        assert!(
-            !row_local_of(
+                 FROM events WHERE reason = 'x'",
+                false,
+            ),
+            (
                 "SELECT e.event_id FROM events e JOIN window_events w ON e.pod = w.pod \
-                 WHERE e.reason = 'x'"
-            )
-            .await
-        );
-        // Without a condition it always runs anyway.
-        assert!(!row_local_of("SELECT event_id FROM events").await);
+                 WHERE e.reason = 'x'",
+                false,
+            ),
+            // Without a condition it always runs anyway.
+            ("SELECT event_id FROM events", false),
+        ];
+        for (sql, local) in cases {
+            assert_eq!(row_local_of(sql).await, local, "{sql}");
+        }
     }
 
     #[test]
