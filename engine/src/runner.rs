@@ -581,6 +581,8 @@ mod trigger_tests {
         assert!(trigger("oom-killed").row_local);
         assert!(trigger("crashloop").row_local);
         assert!(!trigger("cascading-failure").row_local);
+        // Its GROUP BY only removes duplicate rows.
+        assert!(trigger("network-policy-block").row_local);
         assert!(!trigger("service-no-endpoints").row_local);
         // Without the prefilter, none.
         let off = Runner::new(1, false).await.unwrap();

@@ -10,7 +10,7 @@
 //! over messages, an aggregate without groups) always runs, so the cut is exact: it never
 //! skips a pattern that could match.
 //!
-//! A *row-local* pattern (one scan of `events`, no aggregate or window over it: each
+//! A *row-local* pattern (one scan of `events`, no aggregate or window function: each
 //! signal comes from one row, the same in every window that holds the row) is checked
 //! against the rows new since the last evaluation only: an older row gave its signal
 //! then, and the signal is deduplicated. Such a pattern runs only when new rows carry its
@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int32Type;
 use datafusion::common::{JoinType, ScalarValue};
-use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, Operator};
+use datafusion::logical_expr::{BinaryExpr, Distinct, Expr, LogicalPlan, Operator};
 
 /// Columns of `events` a condition may name. The first two say what happened and are
 /// selective; the others are true of many rows and are only used when nothing better is
@@ -116,8 +116,8 @@ pub fn need(plan: &LogicalPlan) -> Option<Need> {
 }
 
 /// Whether each row of the plan's output comes from one row of `events`, whatever else
-/// the window holds: one scan of `events`, none of `window_events`, and no aggregate,
-/// window or distinct (those read several rows together). Joins with other tables
+/// the window holds: one scan of `events`, none of `window_events`, and no aggregate
+/// function or window function (those read several rows together; a DISTINCT does not). Joins with other tables
 /// (topology views, which change only with the topology) are allowed.
 pub fn row_local(plan: &LogicalPlan) -> bool {
     fn walk(plan: &LogicalPlan, scans: &mut usize) -> bool {
@@ -131,6 +131,10 @@ pub fn row_local(plan: &LogicalPlan) -> bool {
                 "window_events" => false,
                 _ => true,
             },
+            // Grouping without aggregate functions is a DISTINCT: each output row is one
+            // input row's values, so a new output needs a new row.
+            LogicalPlan::Aggregate(a) if a.aggr_expr.is_empty() => walk(&a.input, scans),
+            LogicalPlan::Distinct(Distinct::All(input)) => walk(input, scans),
             LogicalPlan::Aggregate(_) | LogicalPlan::Window(_) | LogicalPlan::Distinct(_) => false,
             p => {
                 // Subqueries in expressions read tables of their own.
@@ -421,6 +425,12 @@ mod tests {
             (
                 "SELECT pod, count(*) FROM events WHERE reason = 'x' GROUP BY pod",
                 false,
+            ),
+            // A DISTINCT (or a GROUP BY without aggregates) keeps one row's values.
+            ("SELECT DISTINCT pod FROM events WHERE reason = 'x'", true),
+            (
+                "SELECT pod, event_id FROM events WHERE reason = 'x' GROUP BY pod, event_id",
+                true,
             ),
             (
                 "SELECT event_id, row_number() OVER (PARTITION BY pod ORDER BY event_time) \
