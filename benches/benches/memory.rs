@@ -4,6 +4,10 @@
 //! told from a generated scenario, repeated with fresh ids and times to fill the memory:
 //! a history where every incident recurs, the worst case for LSH buckets.
 //!
+//! Before the criterion groups it times, once, loading a stored history of 100k stories
+//! as `tapio replay` and `tapio run` do at start: reading them from Parquet
+//! (`memory::load`) and remembering each.
+//!
 //! Run: `cargo bench -p tapio-benches --bench memory`.
 
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -29,29 +33,28 @@ fn stories() -> Vec<Story> {
     })
 }
 
-/// `n` stories: `base` again and again, each round a week later with fresh ids.
-fn history(base: &[Story], n: usize) -> Vec<Story> {
+/// `n` stories: `base` again and again, each round `step` ns later with fresh ids.
+fn history(base: &[Story], n: usize, step: i64) -> Vec<Story> {
     (0..n)
         .map(|i| {
             let mut s = base[i % base.len()].clone();
             let round = (i / base.len()) as i64;
             s.id = format!("{}-{round}", s.id);
-            s.first_seen += round * 7 * 24 * HOUR;
-            s.last_seen += round * 7 * 24 * HOUR;
+            s.first_seen += round * step;
+            s.last_seen += round * step;
             s
         })
         .collect()
 }
 
-fn memory(c: &mut Criterion) {
-    let base = stories();
+fn memory(c: &mut Criterion, base: &[Story]) {
     eprintln!(
         "memory bench: {} distinct stories from the scenario",
         base.len()
     );
     let mut g = c.benchmark_group("memory");
     for n in [10_000usize, 100_000] {
-        let past = history(&base, n);
+        let past = history(base, n, 7 * 24 * HOUR);
         let mut m = Memory::with_capacity(n + base.len());
         for s in &past {
             m.remember(s);
@@ -99,8 +102,39 @@ fn memory(c: &mut Criterion) {
     g.finish();
 }
 
+/// Times loading `n` stored stories (a round every 30 s: 100k span a few days, as a busy
+/// cluster's history would): the Parquet read, then the signatures and index.
+fn load_history(base: &[Story], n: usize) {
+    use tapio_engine::store::{DataDir, TABLES};
+    let past = history(base, n, 30 * 1_000_000_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dd = DataDir::open(dir.path().to_str().expect("utf-8 temp path")).expect("data dir");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let batch = tapio_schemas::rows::to_batch(tapio_schemas::story_schema(), &past)
+        .expect("stories to Arrow");
+    rt.block_on(dd.append(&TABLES[3], &[batch])).expect("store");
+    let t = std::time::Instant::now();
+    let loaded = rt.block_on(tapio_engine::memory::load(&dd)).expect("load");
+    let read = t.elapsed();
+    let t = std::time::Instant::now();
+    let mut m = Memory::default();
+    for s in &loaded {
+        m.remember(s);
+    }
+    let remember = t.elapsed();
+    eprintln!(
+        "memory bench: loading {} stored stories: Parquet read {:.2} s, remember {:.2} s ({:.0} µs each)",
+        loaded.len(),
+        read.as_secs_f64(),
+        remember.as_secs_f64(),
+        remember.as_secs_f64() * 1e6 / loaded.len().max(1) as f64
+    );
+}
+
 fn main() {
+    let base = stories();
+    load_history(&base, 100_000);
     let mut c = Criterion::default().configure_from_args();
-    memory(&mut c);
+    memory(&mut c, &base);
     c.final_summary();
 }
