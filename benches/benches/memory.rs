@@ -118,9 +118,7 @@ fn load_history(base: &[Story], n: usize) {
     let read = t.elapsed();
     let t = std::time::Instant::now();
     let mut m = Memory::default();
-    for s in &loaded {
-        m.remember(s);
-    }
+    m.remember_all(&loaded);
     let remember = t.elapsed();
     eprintln!(
         "memory bench: loading {} stored stories: Parquet read {:.2} s, remember {:.2} s ({:.0} µs each)",

@@ -214,9 +214,7 @@ impl Engine {
     /// [`crate::memory::load`]): new stories that resemble them, or whose root cause
     /// fails the same way again, say so.
     pub fn remember(&mut self, past: &[Story]) {
-        for s in past {
-            self.memory.remember(s);
-        }
+        self.memory.remember_all(past);
     }
 
     /// Replaces the topology the patterns join against.

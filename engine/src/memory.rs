@@ -137,6 +137,33 @@ impl Memory {
 
     /// Remembers a resolved story (a story id already remembered is kept as first seen).
     pub fn remember(&mut self, s: &Story) {
+        self.remember_signed(s, || signature(s));
+    }
+
+    /// Remembers many stories, in order, as [`Memory::remember`] each: the signatures
+    /// (most of the cost: a masked template and MinHash per timeline line) are computed
+    /// on every core first. Loading the stored history at start goes through here.
+    pub fn remember_all(&mut self, stories: &[Story]) {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let chunk = stories.len().div_ceil(threads).max(1);
+        let signatures: Vec<[u32; K]> = std::thread::scope(|scope| {
+            let parts: Vec<_> = stories
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(signature).collect::<Vec<_>>()))
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        for (s, sig) in stories.iter().zip(signatures) {
+            self.remember_signed(s, || sig);
+        }
+    }
+
+    fn remember_signed(&mut self, s: &Story, signature: impl FnOnce() -> [u32; K]) {
         if self.by_id.contains_key(&s.id) {
             return;
         }
@@ -148,7 +175,7 @@ impl Memory {
             title: s.title.clone(),
             first_seen: s.first_seen,
             last_seen: s.last_seen,
-            signature: signature(s),
+            signature: signature(),
             root: root_key(s),
         });
     }
@@ -474,6 +501,26 @@ mod tests {
         let r = m.recall(&oom("n", "mysql", "mysql-0", 10 * H));
         assert_eq!(r.recurrence.map(|r| (r.count, r.since)), Some((4, 2 * H)));
         assert!(r.similar.iter().all(|s| s.first_seen >= 2 * H));
+    }
+
+    #[test]
+    fn remembering_all_at_once_is_remembering_each() {
+        let mut past: Vec<Story> = (0..9)
+            .map(|k| oom(&format!("r{k}"), "mysql", "mysql-0", k * 6 * H))
+            .collect();
+        past.push(oom("x", "ledger", "ledger-0", 6 * H));
+        past.push(oom("r1", "mysql", "mysql-0", 99 * H)); // an id seen before: kept first
+        let mut each = Memory::with_capacity(8);
+        for s in &past {
+            each.remember(s);
+        }
+        let mut all = Memory::with_capacity(8);
+        all.remember_all(&past);
+        assert_eq!(all.len(), each.len());
+        let now = oom("n", "mysql", "mysql-0", 60 * H);
+        let (a, e) = (all.recall(&now), each.recall(&now));
+        assert_eq!(format!("{a:?}"), format!("{e:?}"));
+        assert!(a.recurrence.is_some());
     }
 
     #[test]
