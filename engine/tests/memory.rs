@@ -161,6 +161,15 @@ async fn recurrence_reaches_into_the_stored_history() {
     data.append(stories_table, &[batch]).await.unwrap();
     let past = memory::load(&data).await.unwrap();
     assert_eq!(past.len(), earlier.len());
+    // Loaded with only what the memory reads, each story signs as it did when told.
+    for p in &past {
+        let told = earlier.iter().find(|s| s.id == p.id).unwrap();
+        assert_eq!(memory::signature(p), memory::signature(told), "{}", p.id);
+        assert_eq!(
+            (&p.title, p.first_seen, &p.root_cause),
+            (&told.title, told.first_seen, &told.root_cause)
+        );
+    }
     let third = run(&[2], &past).await;
     let mut all = earlier.clone();
     all.extend(third);
