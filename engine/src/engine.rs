@@ -386,10 +386,11 @@ impl Engine {
                 None => None,
             };
             self.notable_seen = Some(self.notable.seen(end));
-            self.runner
-                .set_events(data, self.notable.range(from, end)?, new_notable);
+            let triggers =
+                self.runner
+                    .set_events(data, self.notable.range(from, end)?, new_notable);
             let t = self.lap(t, |s| &mut s.prefilter);
-            let (signals, runs) = self.runner.signals().await?;
+            let (signals, runs) = self.runner.signals(&triggers).await?;
             self.stats.patterns_run += runs.run;
             self.stats.patterns_skipped += runs.skipped;
             let t = self.lap(t, |s| &mut s.patterns);

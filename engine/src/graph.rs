@@ -223,6 +223,11 @@ impl Graph {
         (id, edges)
     }
 
+    /// The link keys of a node ([`keys`] of its signal).
+    pub fn keys_of(&self, id: NodeId) -> &[String] {
+        self.nodes.get(&id).map_or(&[], |n| n.keys.as_slice())
+    }
+
     /// Removes a node (its incident closed).
     pub fn remove(&mut self, id: NodeId) {
         let Some(node) = self.nodes.remove(&id) else {

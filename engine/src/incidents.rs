@@ -12,7 +12,7 @@ use ahash::HashMap;
 use tapio_schemas::UnifiedEvent;
 use tapio_schemas::ids::stable_id;
 
-use crate::graph::{self, Graph, GraphEdge, NodeId};
+use crate::graph::{Graph, GraphEdge, NodeId};
 use crate::runner::Signal;
 
 /// An incident being built.
@@ -82,7 +82,7 @@ pub struct Incidents {
 
 impl Incidents {
     /// No incidents; the graph's edges need `threshold` confidence (see
-    /// [`graph::DEFAULT_THRESHOLD`]).
+    /// [`crate::graph::DEFAULT_THRESHOLD`]).
     pub fn new(threshold: f64) -> Self {
         Incidents {
             graph: Graph::new(threshold),
@@ -162,7 +162,7 @@ impl Incidents {
             let t = self.open.get_mut(&target).expect("target is open");
             t.first = t.first.min(s.event_time);
             t.last = t.last.max(s.event_time);
-            t.keys.extend(graph::keys(&s));
+            t.keys.extend(self.graph.keys_of(node).iter().cloned());
             t.nodes.push(node);
             t.links.extend(edges.into_iter().map(|(_, e)| e));
             t.signals.push(s);

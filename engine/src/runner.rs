@@ -4,8 +4,8 @@
 //! reset (a plan carries state, so one is never re-executed as is).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use arrow::array::{
     Array, Float64Array, RecordBatch, StringArray, StringBuilder, StringDictionaryBuilder,
@@ -174,8 +174,6 @@ pub struct Runner {
     patterns: Vec<PatternPlan>,
     /// Every column a pattern's condition names.
     trigger_columns: BTreeSet<&'static str>,
-    /// Their values among the window's notable events (set with the events).
-    present: Mutex<WindowValues>,
     /// Whether the topology changed since the last window: every row is new to the
     /// patterns that join it.
     topology_changed: AtomicBool,
@@ -189,10 +187,11 @@ struct PatternPlan {
     trigger: Trigger,
 }
 
-/// The trigger values of the window set last: among all its notable rows, and among
-/// those new since the previous window (`None`: all are new).
+/// A window's trigger values ([`Runner::set_events`] collects them, [`Runner::signals`]
+/// decides by them): among all its notable rows, and among those new since the previous
+/// window (`None`: all are new).
 #[derive(Debug, Default)]
-struct WindowValues {
+pub struct WindowTriggers {
     all: Present,
     new: Option<Present>,
 }
@@ -310,7 +309,6 @@ impl Runner {
             story_keys,
             patterns,
             trigger_columns,
-            present: Mutex::default(),
             topology_changed: AtomicBool::new(true),
             context,
         })
@@ -329,24 +327,23 @@ impl Runner {
     /// Replaces the window's events: all of them (what story context is drawn from)
     /// and the [`notable_rows`] among them (what patterns read); `new_notable` are
     /// those of the notable rows the previous window did not hold (`None`: all).
+    /// Returns the window's trigger values, for [`Runner::signals`].
     pub fn set_events(
         &self,
         all: Vec<RecordBatch>,
         notable: Vec<RecordBatch>,
         new_notable: Option<Vec<RecordBatch>>,
-    ) {
+    ) -> WindowTriggers {
         let changed = self.topology_changed.swap(false, Ordering::Relaxed);
-        let values = WindowValues {
+        let values = WindowTriggers {
             all: Present::collect(&notable, &self.trigger_columns),
             new: new_notable
                 .filter(|_| !changed)
                 .map(|n| Present::collect(&n, &self.trigger_columns)),
         };
-        if let Ok(mut p) = self.present.lock() {
-            *p = values;
-        }
         self.events.replace(notable);
         self.window_events.replace(all);
+        values
     }
 
     async fn run(&self, plan: &Arc<dyn ExecutionPlan>) -> Result<Vec<RecordBatch>> {
@@ -355,13 +352,9 @@ impl Runner {
     }
 
     /// Runs the patterns over the current events: those whose condition some notable
-    /// event of the window meets (see [`crate::triggers`]). Returns the signals and how
-    /// many patterns ran.
-    pub async fn signals(&self) -> Result<(Vec<Signal>, PatternRuns)> {
-        let values =
-            std::mem::take(&mut *self.present.lock().map_err(|_| {
-                Error::Internal("the window's trigger values were poisoned".into())
-            })?);
+    /// event of the window meets (see [`crate::triggers`]); `values` are what
+    /// [`Runner::set_events`] returned. Returns the signals and how many patterns ran.
+    pub async fn signals(&self, values: &WindowTriggers) -> Result<(Vec<Signal>, PatternRuns)> {
         let mut runs = PatternRuns::default();
         let mut selected = Vec::new();
         for p in &self.patterns {
