@@ -17,6 +17,7 @@ use crate::memory::{Memory, attach};
 use crate::runner::{Runner, notable_rows};
 use crate::story::{PodsByObject, ServicesByPod, assemble};
 use crate::window::{Retained, Seen, window_start};
+use crate::window_rows::{owned_rows, window_rows};
 use crate::{Error, Result};
 
 const NS: i64 = 1_000_000_000;
@@ -290,8 +291,8 @@ impl Engine {
     pub async fn push(&mut self, batch: RecordBatch) -> Result<Output> {
         let t = Instant::now();
         let batch = self.drop_late(batch)?;
-        let notable = notable_rows(&batch)?;
-        let retained = self.retained.push(batch.clone())?;
+        let notable = owned_rows(&notable_rows(&batch)?)?;
+        let retained = self.retained.push(window_rows(&batch)?)?;
         self.notable.push(notable)?;
         self.times.retain += t.elapsed();
         let Some((lo, hi)) = retained else {

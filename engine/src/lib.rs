@@ -18,6 +18,7 @@ pub mod story;
 pub mod swap_table;
 pub mod triggers;
 pub mod window;
+pub mod window_rows;
 
 pub use config::EngineConfig;
 pub use engine::{Engine, EngineStats, Output, StageTimes};

@@ -24,6 +24,7 @@ use tapio_schemas::{as_strings, dict_type, event_schema, topology_schema};
 use crate::patterns::{PATTERNS, VIEWS};
 use crate::swap_table::SwapTable;
 use crate::triggers::{Present, Trigger};
+use crate::window_rows::window_schema;
 use crate::{Error, Result};
 
 /// One row of pattern output joined with its event's context.
@@ -82,27 +83,38 @@ fn story_keys_schema() -> SchemaRef {
 /// It reads `window_events` (every row) where patterns read `events` (non-routine rows),
 /// except for the signals' own rows: those are in `events`, far fewer. A branch whose
 /// key type has no key this time does not scan its events (an empty hash-join build side
-/// skips the probe side).
+/// skips the probe side). `{columns}` stands for the window's columns
+/// ([`window_schema`]), which every branch selects.
 const CONTEXT_SQL: &str = "
-SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
+SELECT k.story_id, {columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'pod' AND k.namespace = e.object_namespace AND k.name = e.pod
 UNION ALL
-SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
+SELECT k.story_id, {columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'object' AND k.kind = e.object_kind AND k.namespace = e.object_namespace
      AND k.name = e.object_name
   WHERE e.pod IS NULL
 UNION ALL
-SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
+SELECT k.story_id, {columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'workload' AND k.kind = e.workload_kind AND k.namespace = e.object_namespace
      AND k.name = e.workload_name
   WHERE e.object_kind <> 'Pod' AND e.pod IS NULL
 UNION ALL
-SELECT k.story_id, e.* FROM window_events e JOIN story_keys k
+SELECT k.story_id, {columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'node' AND k.node = e.node
   WHERE e.object_kind = 'Node'
 UNION ALL
-SELECT k.story_id, e.* FROM events e JOIN story_keys k
+SELECT k.story_id, {columns} FROM events e JOIN story_keys k
   ON k.key_type = 'event' AND k.name = e.event_id";
+
+/// [`CONTEXT_SQL`] with the window's columns filled in.
+fn context_sql() -> String {
+    let columns: Vec<String> = window_schema()
+        .fields()
+        .iter()
+        .map(|f| format!("e.{}", f.name()))
+        .collect();
+    CONTEXT_SQL.replace("{columns}", &columns.join(", "))
+}
 
 /// The `story_keys` batch of context keys: `pod` keys are `namespace/pod`, `object` and
 /// `workload` keys `Kind/namespace/name`, `node` and `event` keys a bare name.
@@ -232,7 +244,7 @@ impl Runner {
         }
         let table = |schema, rows| Arc::new(SwapTable::new(schema, partitions, rows));
         let events = table(event_schema(), ROWS_NOTABLE);
-        let window_events = table(event_schema(), ROWS_WINDOW);
+        let window_events = table(window_schema(), ROWS_WINDOW);
         let topology = table(topology_schema(), ROWS_TOPOLOGY);
         let story_keys = table(story_keys_schema(), ROWS_STORY_KEYS);
         ctx.register_table("events", events.clone())?;
@@ -299,7 +311,11 @@ impl Runner {
                 .map_err(error)?;
             patterns.push(PatternPlan { plan, trigger });
         }
-        let context = ctx.sql(CONTEXT_SQL).await?.create_physical_plan().await?;
+        let context = ctx
+            .sql(&context_sql())
+            .await?
+            .create_physical_plan()
+            .await?;
         Ok(Runner {
             ctx,
             events,

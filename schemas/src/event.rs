@@ -312,6 +312,21 @@ static EVENT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new_with_metadata(fields, meta))
 });
 
+/// Columns of [`event_schema`] that [`events_from_batch`] reads as null when a batch
+/// leaves them out: identifiers and process, network and label details that a story's
+/// text and links do not use.
+pub const OMITTABLE_COLUMNS: [&str; 9] = [
+    "object_uid",
+    "pod_uid",
+    "container_id",
+    "cgroup",
+    "src_ip",
+    "src_port",
+    "dst_ip",
+    "dst_port",
+    "labels",
+];
+
 /// The Arrow schema of UnifiedEvent rows (version [`EVENT_SCHEMA_VERSION`]).
 ///
 /// Repetitive low-cardinality columns (source, type, severity, cluster, kinds,
@@ -514,7 +529,9 @@ pub fn events_to_batch(events: &[UnifiedEvent]) -> RecordBatch {
 
 /// Reads events back from a batch of [`event_schema`] (columns found by name, so a
 /// batch read from Parquet or IPC with extra columns still reads). A missing or
-/// mistyped required column is an error naming it.
+/// mistyped required column is an error naming it. The columns in
+/// [`OMITTABLE_COLUMNS`] may be absent and read as null (labels as empty): a projection
+/// that leaves them out (the engine's window, see `tapio_engine::window_rows`) reads back.
 pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<UnifiedEvent>> {
     let c = Columns(batch);
     let ids = c.str("event_id")?;
@@ -530,15 +547,15 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<UnifiedEvent>> {
         c.any("object_kind")?,
         c.any("object_namespace")?,
         c.any("object_name")?,
-        c.any("object_uid")?,
+        c.omittable(Columns::any, "object_uid")?,
     );
     let col = |n: &'static str| c.any(n);
     let (node, pod, pod_uid, container, container_id) = (
         col("node")?,
         col("pod")?,
-        col("pod_uid")?,
+        c.omittable(Columns::any, "pod_uid")?,
         col("container")?,
-        col("container_id")?,
+        c.omittable(Columns::any, "container_id")?,
     );
     let (wk, wn) = (col("workload_kind")?, col("workload_name")?);
     let owner_chain = c.typed::<ListArray>("owner_chain")?;
@@ -547,11 +564,15 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<UnifiedEvent>> {
     let exit_code = c.typed::<Int32Array>("exit_code")?;
     let signal = c.typed::<Int32Array>("signal")?;
     let pid = c.typed::<Int64Array>("pid")?;
-    let (comm, cgroup, src_ip, dst_ip) =
-        (col("comm")?, col("cgroup")?, col("src_ip")?, col("dst_ip")?);
-    let src_port = c.typed::<Int32Array>("src_port")?;
-    let dst_port = c.typed::<Int32Array>("dst_port")?;
-    let labels = c.typed::<MapArray>("labels")?;
+    let comm = col("comm")?;
+    let (cgroup, src_ip, dst_ip) = (
+        c.omittable(Columns::any, "cgroup")?,
+        c.omittable(Columns::any, "src_ip")?,
+        c.omittable(Columns::any, "dst_ip")?,
+    );
+    let src_port = c.omittable(Columns::typed::<Int32Array>, "src_port")?;
+    let dst_port = c.omittable(Columns::typed::<Int32Array>, "dst_port")?;
+    let labels = c.omittable(Columns::typed::<MapArray>, "labels")?;
     let attributes = c.typed::<MapArray>("attributes")?;
 
     let mut out = Vec::with_capacity(batch.num_rows());
@@ -581,13 +602,13 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<UnifiedEvent>> {
                 kind: req_str(&kind, i, "object_kind")?,
                 namespace: req_str(&ns, i, "object_namespace")?,
                 name: req_str(&name, i, "object_name")?,
-                uid: opt_str(&uid, i),
+                uid: uid.as_ref().and_then(|a| opt_str(a, i)),
             },
             node: opt_str(&node, i),
             pod: opt_str(&pod, i),
-            pod_uid: opt_str(&pod_uid, i),
+            pod_uid: pod_uid.as_ref().and_then(|a| opt_str(a, i)),
             container: opt_str(&container, i),
-            container_id: opt_str(&container_id, i),
+            container_id: container_id.as_ref().and_then(|a| opt_str(a, i)),
             workload,
             owner_chain: read_list(owner_chain, i),
             reason: opt_str(&reason, i),
@@ -597,12 +618,12 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<UnifiedEvent>> {
             signal: opt_i32(signal, i),
             pid: opt_i64(pid, i),
             comm: opt_str(&comm, i),
-            cgroup: opt_str(&cgroup, i),
-            src_ip: opt_str(&src_ip, i),
-            src_port: opt_i32(src_port, i),
-            dst_ip: opt_str(&dst_ip, i),
-            dst_port: opt_i32(dst_port, i),
-            labels: read_labels(labels, i),
+            cgroup: cgroup.as_ref().and_then(|a| opt_str(a, i)),
+            src_ip: src_ip.as_ref().and_then(|a| opt_str(a, i)),
+            src_port: src_port.and_then(|a| opt_i32(a, i)),
+            dst_ip: dst_ip.as_ref().and_then(|a| opt_str(a, i)),
+            dst_port: dst_port.and_then(|a| opt_i32(a, i)),
+            labels: labels.map(|a| read_labels(a, i)).unwrap_or_default(),
             attributes: read_labels(attributes, i),
         });
     }
@@ -628,6 +649,19 @@ impl<'a> Columns<'a> {
             .as_any()
             .downcast_ref::<T>()
             .ok_or(Error::ColumnType(name))
+    }
+    /// A column of [`OMITTABLE_COLUMNS`] read with `read`: `None` when the batch leaves
+    /// it out.
+    fn omittable<T>(
+        &self,
+        read: impl Fn(&Self, &'static str) -> Result<T>,
+        name: &'static str,
+    ) -> Result<Option<T>> {
+        debug_assert!(OMITTABLE_COLUMNS.contains(&name));
+        if self.0.column_by_name(name).is_none() {
+            return Ok(None);
+        }
+        read(self, name).map(Some)
     }
     fn str(&self, name: &'static str) -> Result<&'a StringArray> {
         self.typed::<StringArray>(name)

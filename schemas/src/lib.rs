@@ -17,8 +17,9 @@ pub mod wire;
 pub use columns::{as_strings, dict_type, ts_type};
 pub use correlation::{Correlation, Joined, Link, correlation_schema};
 pub use event::{
-    EVENT_SCHEMA_VERSION, EventBatchBuilder, ObjectRef, SCHEMA_VERSION_KEY, Severity, UnifiedEvent,
-    event_schema, events_from_batch, events_to_batch, is_workload_kind, source,
+    EVENT_SCHEMA_VERSION, EventBatchBuilder, OMITTABLE_COLUMNS, ObjectRef, SCHEMA_VERSION_KEY,
+    Severity, UnifiedEvent, event_schema, events_from_batch, events_to_batch, is_workload_kind,
+    source,
 };
 pub use story::{
     Affected, Recurrence, RootCause, SimilarIncident, Story, TimelineEntry, story_schema,

@@ -1,0 +1,245 @@
+//! The rows the window keeps for story context: every event of the look-back, in the
+//! columns a story reads, copied out of the message they arrived in.
+//!
+//! An Arrow IPC message decodes into arrays that slice its one buffer, so holding any
+//! column of a row holds every column of the message. The window holds most of the
+//! engine's memory (a million events in a one-hour look-back), and routine rows are
+//! read only by the context search. So it keeps the columns stories read (text, links,
+//! evidence) in buffers of its own, and leaves out [`OMITTABLE_COLUMNS`] (uids, container
+//! ids, cgroups, addresses, labels). Patterns read the notable rows, which keep every
+//! column, and are copied out of their message too: filtering a batch keeps its
+//! dictionaries, which would hold the message.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{ArrayData, ArrayRef, RecordBatch, make_array};
+use arrow::buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer};
+use arrow::datatypes::{Schema, SchemaRef};
+use tapio_schemas::{OMITTABLE_COLUMNS, event_schema};
+
+use crate::{Error, Result};
+
+static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let events = event_schema();
+    let fields: Vec<_> = events
+        .fields()
+        .iter()
+        .filter(|f| !OMITTABLE_COLUMNS.contains(&f.name().as_str()))
+        .cloned()
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, events.metadata().clone()))
+});
+
+/// The schema of the window's rows (`window_events`): [`event_schema`] without
+/// [`OMITTABLE_COLUMNS`].
+pub fn window_schema() -> SchemaRef {
+    SCHEMA.clone()
+}
+
+/// `batch` (of [`event_schema`]) in [`window_schema`]'s columns, in a buffer of its own
+/// (see [`owned_rows`]).
+pub fn window_rows(batch: &RecordBatch) -> Result<RecordBatch> {
+    let schema = window_schema();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            batch
+                .column_by_name(f.name())
+                .cloned()
+                .ok_or_else(|| Error::Input(format!("batch without the `{}` column", f.name())))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    owned_rows(&RecordBatch::try_new(schema, columns)?)
+}
+
+/// `batch` copied into one buffer of its own, so that the message it came from can be
+/// freed: a filtered batch still holds its message through the dictionaries it shares.
+/// One allocation per batch, like the message it replaces: held rows live long and leave
+/// in arrival order, and small buffers left among freed messages fragment the heap.
+pub fn owned_rows(batch: &RecordBatch) -> Result<RecordBatch> {
+    let columns: Vec<ArrayData> = batch.columns().iter().map(|c| c.to_data()).collect();
+    let mut bytes = MutableBuffer::new(columns.iter().map(size_of).sum());
+    let mut at = Vec::new();
+    for c in &columns {
+        append(c, &mut bytes, &mut at);
+    }
+    let bytes: Buffer = bytes.into();
+    let mut at = at.into_iter();
+    let columns = columns
+        .iter()
+        .map(|c| Ok(make_array(rebuild(c, &bytes, &mut at)?) as ArrayRef))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(batch.schema(), columns)?)
+}
+
+/// Where each buffer is kept: the buffers are 64-byte aligned, as Arrow allocates them.
+const ALIGN: usize = 64;
+
+fn padded(len: usize) -> usize {
+    len.div_ceil(ALIGN) * ALIGN
+}
+
+/// Bytes of `data`'s buffers (its null buffer, children and dictionary too), padded.
+fn size_of(data: &ArrayData) -> usize {
+    data.buffers()
+        .iter()
+        .map(|b| padded(b.len()))
+        .sum::<usize>()
+        + data.nulls().map_or(0, |n| padded(n.buffer().len()))
+        + data.child_data().iter().map(size_of).sum::<usize>()
+}
+
+/// Copies `data`'s buffers into `bytes`, noting each one's (offset, length) in `at`.
+fn append(data: &ArrayData, bytes: &mut MutableBuffer, at: &mut Vec<(usize, usize)>) {
+    let mut put = |b: &Buffer| {
+        at.push((bytes.len(), b.len()));
+        bytes.extend_from_slice(b.as_slice());
+        bytes.resize(padded(bytes.len()), 0);
+    };
+    if let Some(n) = data.nulls() {
+        put(n.buffer());
+    }
+    data.buffers().iter().for_each(&mut put);
+    for c in data.child_data() {
+        append(c, bytes, at);
+    }
+}
+
+/// `data` again, its buffers slices of `bytes` at the places [`append`] noted.
+fn rebuild(
+    data: &ArrayData,
+    bytes: &Buffer,
+    at: &mut impl Iterator<Item = (usize, usize)>,
+) -> Result<ArrayData> {
+    let mut next = || {
+        at.next()
+            .map(|(offset, len)| bytes.slice_with_length(offset, len))
+            .ok_or_else(|| Error::Internal("window rows: buffer count".into()))
+    };
+    let nulls = match data.nulls() {
+        Some(n) => Some(NullBuffer::new(BooleanBuffer::new(
+            next()?,
+            n.offset(),
+            n.len(),
+        ))),
+        None => None,
+    };
+    let buffers = data
+        .buffers()
+        .iter()
+        .map(|_| next())
+        .collect::<Result<Vec<_>>>()?;
+    let children = data
+        .child_data()
+        .iter()
+        .map(|c| rebuild(c, bytes, at))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ArrayData::builder(data.data_type().clone())
+        .len(data.len())
+        .offset(data.offset())
+        .buffers(buffers)
+        .child_data(children)
+        .nulls(nulls)
+        .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use tapio_schemas::{UnifiedEvent, events_from_batch, events_to_batch, wire};
+
+    use super::*;
+
+    fn event(i: usize) -> UnifiedEvent {
+        let mut e: UnifiedEvent = serde_json::from_value(serde_json::json!({
+            "event_id": format!("e{i}"), "event_time": "2026-11-21T09:00:00Z",
+            "observed_time": "2026-11-21T09:00:01Z", "source": "k8s-event",
+            "event_type": "k8s.pod.oom_killed", "severity": "critical", "cluster": "c",
+            "object": {"kind": "Pod", "namespace": "shop", "name": format!("api-{i}"), "uid": "u1"},
+        }))
+        .unwrap();
+        e.pod = Some(format!("api-{i}"));
+        e.pod_uid = Some("pu".into());
+        e.container_id = Some("containerd://abc".into());
+        e.owner_chain = vec!["ReplicaSet/api-7f".into(), "Deployment/api".into()];
+        e.message = Some(format!("Container app OOMKilled {i}"));
+        e.labels.insert("app".into(), "api".into());
+        e.attributes.insert("memory_limit".into(), "256Mi".into());
+        e.src_ip = Some("10.0.0.1".into());
+        e
+    }
+
+    /// A window row reads back as the event it came from, less the omitted columns;
+    /// and it holds none of the IPC message it was decoded from.
+    #[test]
+    fn window_rows_keep_what_stories_read_in_buffers_of_their_own() {
+        let events: Vec<_> = (0..50).map(event).collect();
+        let bytes = wire::encode_ipc(&event_schema(), &[events_to_batch(&events)]).unwrap();
+        let message = Buffer::from_vec(bytes);
+        let decoded = wire::decode_ipc(message.clone()).unwrap().1.remove(0);
+        let rows = window_rows(&decoded).unwrap();
+        assert_eq!(rows.schema(), window_schema());
+        assert_eq!(
+            rows.num_columns(),
+            event_schema().fields().len() - OMITTABLE_COLUMNS.len()
+        );
+        let back = events_from_batch(&rows).unwrap();
+        for (mut want, got) in events.into_iter().zip(back) {
+            want.object.uid = None;
+            want.pod_uid = None;
+            want.container_id = None;
+            want.src_ip = None;
+            want.labels.clear();
+            assert_eq!(got, want);
+        }
+        assert_eq!(
+            in_message(&rows, &message),
+            0,
+            "buffers still in the message"
+        );
+        // The decoded batch itself points into it: the check can fail.
+        assert!(in_message(&decoded, &message) > 0);
+    }
+
+    /// Filtered rows hold their message through the dictionaries they share with it;
+    /// their owned copy does not, and holds the same rows.
+    #[test]
+    fn owned_rows_of_a_filtered_batch_leave_the_message() {
+        let events: Vec<_> = (0..50).map(event).collect();
+        let bytes = wire::encode_ipc(&event_schema(), &[events_to_batch(&events)]).unwrap();
+        let message = Buffer::from_vec(bytes);
+        let decoded = wire::decode_ipc(message.clone()).unwrap().1.remove(0);
+        let mask: arrow::array::BooleanArray = (0..50).map(|i| Some(i % 3 == 0)).collect();
+        let filtered = arrow::compute::filter_record_batch(&decoded, &mask).unwrap();
+        assert!(
+            in_message(&filtered, &message) > 0,
+            "dictionaries are shared"
+        );
+        let owned = owned_rows(&filtered).unwrap();
+        assert_eq!(in_message(&owned, &message), 0);
+        assert_eq!(owned, filtered);
+    }
+
+    /// How many of `batch`'s buffers lie in `message`.
+    fn in_message(batch: &RecordBatch, message: &Buffer) -> usize {
+        fn pointers(d: &ArrayData, out: &mut Vec<usize>) {
+            out.extend(d.buffers().iter().map(|b| b.as_ptr() as usize));
+            out.extend(d.nulls().map(|n| n.buffer().as_ptr() as usize));
+            d.child_data().iter().for_each(|c| pointers(c, out));
+        }
+        let range = message.as_ptr() as usize..message.as_ptr() as usize + message.len();
+        let mut ptrs = Vec::new();
+        for c in batch.columns() {
+            pointers(&c.to_data(), &mut ptrs);
+        }
+        ptrs.iter().filter(|p| range.contains(p)).count()
+    }
+
+    #[test]
+    fn a_batch_without_a_needed_column_is_an_input_error() {
+        let b = events_to_batch(&[event(1)]);
+        let b = b.project(&[0, 1]).unwrap();
+        let err = window_rows(&b).unwrap_err().to_string();
+        assert!(err.contains("`observed_time`"), "{err}");
+    }
+}
