@@ -18,9 +18,12 @@
 //! 6. accuracy of the stories against the generator's labels.
 //!
 //! Run: `cargo bench -p tapio-benches --bench engine_throughput`. `TAPIO_BENCH_CASES`
-//! picks cases as `EVENTS:PODS[:SPAN_SECS[:LOOKBACK_SECS]]`: event time spans 4 hours by
-//! default (the generator needs at least one), and the engine looks back 900 s (a look-back
-//! as long as the span puts every event in one window). `TAPIO_BENCH_PARTITIONS` sets the
+//! picks cases as `EVENTS:PODS[:SPAN_SECS[:LOOKBACK_SECS[:ROUNDS]]]`: event time spans 4
+//! hours by default (the generator needs at least one), and the engine looks back 900 s (a
+//! look-back as long as the span puts every event in one window). ROUNDS pushes the
+//! capture that many times back to back, each round a span later with its ids suffixed
+//! (`1000000:1200:14400:900:10` is 10M events over 40 hours): the engine's figures and
+//! accuracy count every round, the reading, Arrow, decode and floor figures one. `TAPIO_BENCH_PARTITIONS` sets the
 //! engine's DataFusion partitions (default: one per core, at most 2).
 //! `TAPIO_BENCH_NO_TRIGGERS=1` turns the trigger prefilter off (every pattern runs in
 //! every window), to measure what it saves.
@@ -29,7 +32,7 @@
 //! arrival of the message that closed it (queueing included when the engine falls
 //! behind) to the return of its story updates.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -41,7 +44,8 @@ use datafusion::prelude::SessionContext;
 use tapio_engine::{Engine, EngineConfig};
 use tapio_ingest::generate::{Labels, Scenario, generate, score::score, write};
 use tapio_ingest::{ReplayOptions, read_paths};
-use tapio_schemas::{EventBatchBuilder, Relation, event_schema, wire};
+use tapio_schemas::time::{format_ns, parse_rfc3339};
+use tapio_schemas::{EventBatchBuilder, Relation, UnifiedEvent, event_schema, wire};
 
 const ROWS: usize = 8192;
 const DEFAULT_CASES: &str =
@@ -70,7 +74,7 @@ fn main() {
     let cases = std::env::var("TAPIO_BENCH_CASES").unwrap_or_else(|_| DEFAULT_CASES.into());
     let me = std::env::current_exe().expect("own path");
     println!(
-        "| events | pods | span / look-back | read capture | to Arrow | IPC decode | floor: decode + filter | engine | engine / floor | set topology (views) | engine peak RSS | held rows (bytes/row) | window latency p50 / p99 / max | stories | detected | root top-1 | F1 | routine leaked |"
+        "| events | pods | span / look-back | read capture | to Arrow | IPC decode | floor: decode + filter | engine | engine / floor | set topology (views) | engine peak RSS (before the first event) | held rows (bytes/row) | window latency p50 / p99 / max | stories | detected | root top-1 | F1 | routine leaked |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for case in cases.split(',').filter(|c| !c.is_empty()) {
@@ -91,6 +95,8 @@ struct Case {
     pods: usize,
     span: i64,
     lookback: i64,
+    /// The capture pushed this many times back to back (see [`round`]).
+    rounds: usize,
 }
 
 fn parse_case(case: &str) -> Case {
@@ -105,6 +111,7 @@ fn parse_case(case: &str) -> Case {
         pods: num(1200, "pods") as usize,
         span: num(4 * 3600, "span seconds"),
         lookback: num(900, "look-back seconds"),
+        rounds: num(1, "rounds").max(1) as usize,
     }
 }
 
@@ -127,6 +134,56 @@ fn scenario(c: Case) -> Scenario {
     }
 }
 
+/// Round `r` of a capture repeated back to back: its events `r` spans later, their ids
+/// (and the labels') suffixed `~r`. Round 0 is the capture itself. The same cluster's
+/// day again, so the engine sees `rounds` times the events at the same density.
+fn round(e: &UnifiedEvent, r: usize, span_ns: i64) -> UnifiedEvent {
+    let mut e = e.clone();
+    if r == 0 {
+        return e;
+    }
+    let shift = r as i64 * span_ns;
+    e.event_id = format!("{}~{r}", e.event_id);
+    e.event_time += shift;
+    e.observed_time += shift;
+    if let Some(t) = e
+        .attributes
+        .get("last_timestamp")
+        .and_then(|l| parse_rfc3339(l))
+    {
+        e.attributes
+            .insert("last_timestamp".into(), format_ns(t + shift));
+    }
+    e
+}
+
+/// The labels of `rounds` rounds (see [`round`]).
+fn round_labels(labels: &Labels, rounds: usize) -> Labels {
+    let suffix = |id: &str, r: usize| {
+        if r == 0 {
+            id.to_string()
+        } else {
+            format!("{id}~{r}")
+        }
+    };
+    let mut out = Labels {
+        seed: labels.seed,
+        warning_events: labels.warning_events * rounds,
+        ..Labels::default()
+    };
+    for r in 0..rounds {
+        for inc in &labels.incidents {
+            let mut inc = inc.clone();
+            inc.id = suffix(&inc.id, r);
+            inc.event_ids = inc.event_ids.iter().map(|e| suffix(e, r)).collect();
+            out.incidents.push(inc);
+        }
+        out.routine_event_ids
+            .extend(labels.routine_event_ids.iter().map(|e| suffix(e, r)));
+    }
+    out
+}
+
 fn rate(n: usize, d: Duration) -> String {
     let r = n as f64 / d.as_secs_f64().max(1e-9);
     if r >= 1e6 {
@@ -138,10 +195,19 @@ fn rate(n: usize, d: Duration) -> String {
 
 /// Peak RSS of this process (`VmHWM`), MiB.
 fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// Current RSS of this process (`VmRSS`), MiB.
+fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
@@ -207,13 +273,38 @@ async fn one(case: Case) {
     let kept = scan(decode_all(&payloads)).await;
     let floor = t.elapsed();
 
-    // The engine, in a process of its own.
-    let mut framed = Vec::new();
-    for p in &payloads {
-        framed.extend_from_slice(&(p.len() as u64).to_le_bytes());
-        framed.extend_from_slice(p);
+    // The engine, in a process of its own, over every round.
+    let mut framed = std::io::BufWriter::new(
+        std::fs::File::create(dir.path().join("events.ipc")).expect("payloads file"),
+    );
+    let mut frame = |p: &[u8]| {
+        framed
+            .write_all(&(p.len() as u64).to_le_bytes())
+            .and_then(|_| framed.write_all(p))
+            .expect("write payloads")
+    };
+    payloads.iter().for_each(|p| frame(p));
+    for r in 1..case.rounds {
+        for chunk in capture.events.chunks(ROWS) {
+            let mut b = EventBatchBuilder::new();
+            for e in chunk {
+                b.append(&round(e, r, case.span * 1_000_000_000));
+            }
+            frame(&wire::encode_ipc(&event_schema(), &[b.finish()]).expect("encode"));
+        }
     }
-    std::fs::write(dir.path().join("events.ipc"), framed).expect("write payloads");
+    framed.flush().expect("write payloads");
+    drop(framed);
+    if case.rounds > 1 {
+        let labels: Labels =
+            serde_json::from_slice(&std::fs::read(dir.path().join("labels.json")).expect("labels"))
+                .expect("labels json");
+        std::fs::write(
+            dir.path().join("labels.json"),
+            serde_json::to_vec(&round_labels(&labels, case.rounds)).expect("labels"),
+        )
+        .expect("write labels");
+    }
     std::fs::write(
         dir.path().join("relations.json"),
         serde_json::to_vec(&capture.relations).expect("relations"),
@@ -230,9 +321,14 @@ async fn one(case: Case) {
     let e: serde_json::Value = serde_json::from_slice(&out.stdout).expect("engine phase result");
     let f = |k: &str| e[k].as_f64().unwrap_or(f64::NAN);
     let elapsed = Duration::from_secs_f64(f("engine_secs"));
-    eprintln!("case {} events: {n} read, {kept} non-routine", case.events);
+    eprintln!(
+        "case {} events: {n} read, {kept} non-routine; {} round(s) pushed",
+        case.events, case.rounds
+    );
+    // The engine's figures count every round; reading, Arrow, decode and floor one.
+    let pushed = n * case.rounds;
     println!(
-        "| {n} | {} | {} s / {} s | {} | {} | {} | {} | {} | {:.1}× slower | {:.0} ms ({} relations) | {:.0} MiB | {} ({:.0} B) | {:.0} / {:.0} / {:.0} ms | {} | {} | {} | {:.3} | {} |",
+        "| {pushed} | {} | {} s / {} s | {} | {} | {} | {} | {} | {:.1}× slower | {:.0} ms ({} relations) | {:.0} MiB ({:.0} MiB) | {} ({:.0} B) | {:.0} / {:.0} / {:.0} ms | {} | {} | {} | {:.3} | {} |",
         case.pods,
         case.span,
         case.lookback,
@@ -240,11 +336,12 @@ async fn one(case: Case) {
         rate(n, to_arrow),
         rate(n, decode),
         rate(n, floor),
-        rate(n, elapsed),
-        elapsed.as_secs_f64() / floor.as_secs_f64().max(1e-9),
+        rate(pushed, elapsed),
+        elapsed.as_secs_f64() / (floor.as_secs_f64() * case.rounds as f64).max(1e-9),
         f("topology_ms"),
         f("relations"),
         f("peak_rss_mib"),
+        f("topology_rss_mib"),
         f("held_rows"),
         f("held_bytes") / f("held_rows").max(1.0),
         f("latency_p50_ms"),
@@ -263,9 +360,11 @@ async fn engine_phase(dir: &Path, lookback: i64) {
     let labels: Labels =
         serde_json::from_slice(&std::fs::read(dir.join("labels.json")).expect("labels"))
             .expect("labels json");
-    let relations: Vec<Relation> =
-        serde_json::from_slice(&std::fs::read(dir.join("relations.json")).expect("relations"))
-            .expect("relations json");
+    // Parsed from a reader: the file's bytes are not held beside its values.
+    let relations: Vec<Relation> = serde_json::from_reader(std::io::BufReader::new(
+        std::fs::File::open(dir.join("relations.json")).expect("relations"),
+    ))
+    .expect("relations json");
     let mut cfg = EngineConfig {
         lookback_secs: lookback,
         ..EngineConfig::default()
@@ -286,6 +385,12 @@ async fn engine_phase(dir: &Path, lookback: i64) {
     let topology_ms = t.elapsed().as_secs_f64() * 1e3;
     let relation_count = relations.len();
     drop(relations);
+    // What the process holds before the first event: the topology, its views, the plans.
+    let topology_rss = rss_mib();
+    eprintln!(
+        "engine with topology: {topology_rss:.0} MiB RSS (peak so far {:.0} MiB)",
+        peak_rss_mib()
+    );
     // One message at a time, as the Kafka path decodes them: the process holds only what
     // the engine retains. Only the engine's calls are timed.
     let mut input =
@@ -360,6 +465,7 @@ async fn engine_phase(dir: &Path, lookback: i64) {
         "topology_ms": topology_ms,
         "relations": relation_count,
         "peak_rss_mib": peak_rss_mib(),
+        "topology_rss_mib": topology_rss,
         "held_rows": st.peak_retained_rows,
         "held_bytes": st.peak_retained_bytes,
         "latency_p50_ms": ms(quantile(&latencies, 0.5)),
