@@ -357,9 +357,6 @@ async fn one(case: Case) {
 
 /// The grandchild: the engine over the IPC messages in `dir`, a JSON result on stdout.
 async fn engine_phase(dir: &Path, lookback: i64) {
-    let labels: Labels =
-        serde_json::from_slice(&std::fs::read(dir.join("labels.json")).expect("labels"))
-            .expect("labels json");
     // Parsed from a reader: the file's bytes are not held beside its values.
     let relations: Vec<Relation> = serde_json::from_reader(std::io::BufReader::new(
         std::fs::File::open(dir.join("relations.json")).expect("relations"),
@@ -436,6 +433,11 @@ async fn engine_phase(dir: &Path, lookback: i64) {
     latencies.push(p.elapsed());
     elapsed += p.elapsed();
     latencies.sort();
+    // Peak RSS is read before the labels are: at 10M events they are 3M ids.
+    let peak_rss = peak_rss_mib();
+    let labels: Labels =
+        serde_json::from_slice(&std::fs::read(dir.join("labels.json")).expect("labels"))
+            .expect("labels json");
     let sc = score(&labels, &stories);
     let st = engine.stats();
     eprintln!("engine stages: {}", engine.stage_times());
@@ -464,7 +466,7 @@ async fn engine_phase(dir: &Path, lookback: i64) {
         "engine_secs": elapsed.as_secs_f64(),
         "topology_ms": topology_ms,
         "relations": relation_count,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": peak_rss,
         "topology_rss_mib": topology_rss,
         "held_rows": st.peak_retained_rows,
         "held_bytes": st.peak_retained_bytes,

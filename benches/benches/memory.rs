@@ -118,7 +118,7 @@ fn load_history(base: &[Story], n: usize) {
     let read = t.elapsed();
     let t = std::time::Instant::now();
     let mut m = Memory::default();
-    m.remember_all(&loaded);
+    m.remember_history(&loaded);
     let remember = t.elapsed();
     eprintln!(
         "memory bench: loading {} stored stories: Parquet read {:.2} s, remember {:.2} s ({:.0} µs each)",

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use arrow::array::RecordBatch;
+use tapio_engine::memory::History;
 use tapio_engine::store::{DataDir, TABLES};
 use tapio_engine::{Engine, EngineConfig};
 use tapio_ingest::{ReplayOptions, read_paths};
@@ -150,9 +151,9 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
 
 /// The resolved stories stored in `dir`, for the engine's memory (similar incidents and
 /// recurrence); none without a data dir.
-pub async fn history(dir: Option<&str>) -> anyhow::Result<Vec<Story>> {
+pub async fn history(dir: Option<&str>) -> anyhow::Result<History> {
     let Some(dir) = dir else {
-        return Ok(Vec::new());
+        return Ok(History::default());
     };
     let dd = DataDir::open(dir).with_context(|| format!("opening data dir {dir}"))?;
     let past = tapio_engine::memory::load(&dd)

@@ -76,7 +76,7 @@ struct Runtime {
     o: Options,
     /// Resolved stories stored before this run started: every cluster's engine starts
     /// from them (read once, so every engine remembers the same past).
-    history: Vec<Story>,
+    history: tapio_engine::memory::History,
     publisher: Publisher,
     log: StoryLog,
     topology: TopologyLog,

@@ -13,7 +13,7 @@ use tracing::debug;
 
 use crate::config::EngineConfig;
 use crate::incidents::Incidents;
-use crate::memory::{Memory, attach};
+use crate::memory::{History, Memory, attach};
 use crate::runner::{Runner, notable_rows};
 use crate::story::{PodsByObject, ServicesByPod, assemble};
 use crate::window::{Retained, Seen, window_start};
@@ -214,8 +214,8 @@ impl Engine {
     /// Remembers resolved stories from before this run (the stored history, see
     /// [`crate::memory::load`]): new stories that resemble them, or whose root cause
     /// fails the same way again, say so.
-    pub fn remember(&mut self, past: &[Story]) {
-        self.memory.remember_all(past);
+    pub fn remember(&mut self, past: &History) {
+        self.memory.remember_history(past);
     }
 
     /// Replaces the topology the patterns join against.

@@ -5,8 +5,11 @@
 //! incident every six hours says so from its second occurrence on.
 
 use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 
-use tapio_schemas::{Recurrence, SimilarIncident, Story};
+use arrow::array::{Array, BinaryArray, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use tapio_schemas::{Recurrence, SimilarIncident, Story, story_schema};
 use tapio_udfs::lsh_bands::bands;
 use tapio_udfs::minhash::{self, K};
 use tapio_udfs::msg_template::template;
@@ -95,6 +98,79 @@ pub fn signature(s: &Story) -> [u32; K] {
     minhash::signature(&signature_text(s)).unwrap_or([u32::MAX; K])
 }
 
+/// [`signature`] of each story, computed on every core (a masked template and a MinHash
+/// per timeline line: ~0.1 ms a story).
+fn signatures(stories: &[&Story]) -> Vec<[u32; K]> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let chunk = stories.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = stories
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|s| signature(s)).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// The column of the stored `stories` table that holds each story's [`signature`], as
+/// the `minhash` function writes one (64 little-endian u32): the memory loads it rather
+/// than recomputing it, and SQL can compare stories with `minhash_similarity` and
+/// `lsh_bands` over it.
+pub const SIGNATURE_COLUMN: &str = "signature";
+
+static STORED_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let stories = story_schema();
+    let mut fields: Vec<Field> = stories
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new(SIGNATURE_COLUMN, DataType::Binary, true));
+    Arc::new(Schema::new_with_metadata(
+        fields,
+        stories.metadata().clone(),
+    ))
+});
+
+/// The schema of the stored `stories` table: [`story_schema`] and [`SIGNATURE_COLUMN`]
+/// (nullable: stories stored before it read as null).
+pub fn stored_story_schema() -> SchemaRef {
+    STORED_SCHEMA.clone()
+}
+
+/// A batch of [`story_schema`] rows with their signatures added, for the stored table;
+/// a batch that has them already is returned as it is.
+pub fn with_signatures(batch: &RecordBatch) -> crate::Result<RecordBatch> {
+    if batch.column_by_name(SIGNATURE_COLUMN).is_some() {
+        return Ok(batch.clone());
+    }
+    let stories = tapio_schemas::rows::from_batch::<Story>(batch)?;
+    let all: Vec<&Story> = stories.iter().collect();
+    let sigs: BinaryArray = signatures(&all)
+        .iter()
+        .map(|s| Some(minhash::to_bytes(s)))
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(sigs));
+    Ok(RecordBatch::try_new(stored_story_schema(), columns)?)
+}
+
+/// A stored signature read back; `None` when it is missing or not 64 u32 (not written
+/// by Tapio: that story then signs from what was read, without its timeline).
+fn stored_signature(bytes: Option<&[u8]>) -> Option<[u32; K]> {
+    let bytes = bytes.filter(|b| b.len() == K * 4)?;
+    let mut sig = [0u32; K];
+    for (v, b) in sig.iter_mut().zip(bytes.chunks_exact(4)) {
+        *v = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+    Some(sig)
+}
+
 impl Default for Memory {
     fn default() -> Self {
         Memory::with_capacity(MAX_REMEMBERED)
@@ -144,22 +220,27 @@ impl Memory {
     /// (most of the cost: a masked template and MinHash per timeline line) are computed
     /// on every core first. Loading the stored history at start goes through here.
     pub fn remember_all(&mut self, stories: &[Story]) {
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
-        let chunk = stories.len().div_ceil(threads).max(1);
-        let signatures: Vec<[u32; K]> = std::thread::scope(|scope| {
-            let parts: Vec<_> = stories
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(signature).collect::<Vec<_>>()))
-                .collect();
-            parts
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
-        for (s, sig) in stories.iter().zip(signatures) {
+        let all: Vec<&Story> = stories.iter().collect();
+        for (s, sig) in stories.iter().zip(signatures(&all)) {
             self.remember_signed(s, || sig);
+        }
+    }
+
+    /// Remembers a loaded history, in order: stored signatures as they are, the others
+    /// (stories stored before signatures were) computed as [`Memory::remember_all`] does.
+    pub fn remember_history(&mut self, h: &History) {
+        let unsigned: Vec<&Story> = h
+            .stories
+            .iter()
+            .zip(&h.signatures)
+            .filter(|(_, sig)| sig.is_none())
+            .map(|(s, _)| s)
+            .collect();
+        let mut computed = signatures(&unsigned).into_iter();
+        for (s, sig) in h.stories.iter().zip(&h.signatures) {
+            if let Some(sig) = sig.or_else(|| computed.next()) {
+                self.remember_signed(s, || sig);
+            }
         }
     }
 
@@ -326,31 +407,76 @@ fn duration(secs: i64) -> String {
     }
 }
 
+/// Stories of the stored history with their stored signatures, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// The stories. One with a stored signature is read without its timeline: the
+    /// memory needs only its id, title, times and root cause.
+    pub stories: Vec<Story>,
+    /// Each story's stored signature; `None` for one stored before signatures were
+    /// (computed when remembered).
+    pub signatures: Vec<Option<[u32; K]>>,
+}
+
+impl History {
+    /// Stories held.
+    pub fn len(&self) -> usize {
+        self.stories.len()
+    }
+
+    /// Whether no story is held.
+    pub fn is_empty(&self) -> bool {
+        self.stories.is_empty()
+    }
+}
+
+impl From<Vec<Story>> for History {
+    /// Stories without stored signatures (the memory computes them).
+    fn from(stories: Vec<Story>) -> Self {
+        let signatures = vec![None; stories.len()];
+        History {
+            stories,
+            signatures,
+        }
+    }
+}
+
 /// The newest [`MAX_REMEMBERED`] resolved stories of the stored history, oldest first:
-/// what [`Memory`] starts from (a longer history would only be forgotten again, after
-/// paying ~0.1 ms per story for its signature).
-pub async fn load(dir: &crate::store::DataDir) -> crate::Result<Vec<Story>> {
+/// what [`Memory`] starts from (a longer history would only be forgotten again).
+pub async fn load(dir: &crate::store::DataDir) -> crate::Result<History> {
     let ctx = crate::sql::session(dir).await?;
     let batches = ctx
-        // Only what the memory reads: the timeline's first lines (the signature's), no
-        // event ids, summary or links to other incidents. Rows go through serde, so
-        // every byte not read is time saved.
+        // Only what the memory reads: the signature, or where none is stored the
+        // timeline's first lines that make one; no event ids, summary or links to other
+        // incidents. Rows go through serde, so every byte not read is time saved.
         .sql(&format!(
             "SELECT id, pattern, title, '' AS summary, severity, confidence, state, \
-                    root_cause, affected, array_slice(timeline, 1, {SIGNATURE_LINES}) AS timeline, \
+                    root_cause, affected, \
+                    CASE WHEN {SIGNATURE_COLUMN} IS NULL \
+                         THEN array_slice(timeline, 1, {SIGNATURE_LINES}) \
+                         ELSE array_slice(timeline, 1, 0) END AS timeline, \
                     recommendations, first_seen, last_seen, \
-                    arrow_cast(make_array(), 'List(Utf8)') AS event_ids \
+                    arrow_cast(make_array(), 'List(Utf8)') AS event_ids, \
+                    {SIGNATURE_COLUMN} \
              FROM stories WHERE state = 'resolved' \
              ORDER BY first_seen DESC, id DESC LIMIT {MAX_REMEMBERED}"
         ))
         .await?
         .collect()
         .await?;
-    let mut out = Vec::new();
+    let mut out = History::default();
     for b in &batches {
-        out.extend(tapio_schemas::rows::from_batch::<Story>(b)?);
+        let sigs = b
+            .column_by_name(SIGNATURE_COLUMN)
+            .and_then(|c| c.as_any().downcast_ref::<BinaryArray>())
+            .ok_or_else(|| crate::Error::Internal("stories: signature column".into()))?;
+        out.signatures.extend(sigs.iter().map(stored_signature));
+        let rows = b.project(&(0..b.num_columns() - 1).collect::<Vec<_>>())?;
+        out.stories
+            .extend(tapio_schemas::rows::from_batch::<Story>(&rows)?);
     }
-    out.reverse();
+    out.stories.reverse();
+    out.signatures.reverse();
     Ok(out)
 }
 

@@ -18,7 +18,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use tapio_schemas::ids::stable_id;
-use tapio_schemas::{as_strings, correlation_schema, event_schema, story_schema, topology_schema};
+use tapio_schemas::{as_strings, correlation_schema, event_schema, topology_schema};
 use url::Url;
 
 use crate::{Error, Result};
@@ -75,7 +75,7 @@ pub fn schema_of(name: &str) -> Option<arrow::datatypes::SchemaRef> {
         "events" => event_schema(),
         "correlations" => correlation_schema(),
         "topology" => topology_schema(),
-        "stories" => story_schema(),
+        "stories" => crate::memory::stored_story_schema(),
         _ => return None,
     })
 }
@@ -150,11 +150,15 @@ impl DataDir {
     pub async fn append(&self, table: &Table, batches: &[RecordBatch]) -> Result<usize> {
         let schema = schema_of(table.name)
             .ok_or_else(|| Error::Internal(format!("no table {}", table.name)))?;
+        // Stories are stored with their signatures (see `memory::SIGNATURE_COLUMN`).
         let non_empty: Vec<RecordBatch> = batches
             .iter()
             .filter(|b| b.num_rows() > 0)
-            .cloned()
-            .collect();
+            .map(|b| match table.name {
+                "stories" => crate::memory::with_signatures(b),
+                _ => Ok(b.clone()),
+            })
+            .collect::<Result<_>>()?;
         if non_empty.is_empty() {
             return Ok(0);
         }

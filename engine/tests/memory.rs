@@ -39,12 +39,15 @@ fn again(events: &[UnifiedEvent], k: i64) -> Vec<UnifiedEvent> {
 }
 
 /// Stories of the occurrences `ks`, through one engine that first remembers `past`.
-async fn run(ks: &[i64], past: &[Story]) -> Vec<Story> {
+async fn run(ks: &[i64], past: &memory::History) -> Vec<Story> {
     run_all(ks, past).await.0
 }
 
 /// Stories, correlations and event batches of the occurrences `ks` (see [`run`]).
-async fn run_all(ks: &[i64], past: &[Story]) -> (Vec<Story>, Vec<Correlation>, Vec<RecordBatch>) {
+async fn run_all(
+    ks: &[i64],
+    past: &memory::History,
+) -> (Vec<Story>, Vec<Correlation>, Vec<RecordBatch>) {
     let (events, relations) = shop();
     let mut engine = Engine::new(EngineConfig {
         partitions: 1,
@@ -145,7 +148,7 @@ fn assert_third_time(stories: &[Story]) {
 
 #[tokio::test]
 async fn an_incident_every_six_hours_is_told_as_recurring() {
-    let stories = run(&[0, 1, 2], &[]).await;
+    let stories = run(&[0, 1, 2], &Default::default()).await;
     assert_third_time(&stories);
 }
 
@@ -153,7 +156,7 @@ async fn an_incident_every_six_hours_is_told_as_recurring() {
 async fn recurrence_reaches_into_the_stored_history() {
     // Two occurrences in an earlier run, stored as Parquet; the third in a new engine that
     // starts from the stored history.
-    let earlier = run(&[0, 1], &[]).await;
+    let earlier = run(&[0, 1], &Default::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::open(dir.path().to_str().unwrap()).unwrap();
     let stories_table = TABLES.iter().find(|t| t.name == "stories").unwrap();
@@ -161,10 +164,11 @@ async fn recurrence_reaches_into_the_stored_history() {
     data.append(stories_table, &[batch]).await.unwrap();
     let past = memory::load(&data).await.unwrap();
     assert_eq!(past.len(), earlier.len());
-    // Loaded with only what the memory reads, each story signs as it did when told.
-    for p in &past {
+    // Stored with its signature, each story loads with it and without its timeline.
+    for (p, sig) in past.stories.iter().zip(&past.signatures) {
         let told = earlier.iter().find(|s| s.id == p.id).unwrap();
-        assert_eq!(memory::signature(p), memory::signature(told), "{}", p.id);
+        assert_eq!(*sig, Some(memory::signature(told)), "{}", p.id);
+        assert!(p.timeline.is_empty());
         assert_eq!(
             (&p.title, p.first_seen, &p.root_cause),
             (&told.title, told.first_seen, &told.root_cause)
@@ -177,8 +181,36 @@ async fn recurrence_reaches_into_the_stored_history() {
 }
 
 #[tokio::test]
+async fn a_history_stored_without_signatures_still_recurs() {
+    // Stories stored by a build before signatures were: the Parquet has no such column.
+    let earlier = run(&[0, 1], &Default::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let day = tapio_schemas::time::format_ns(earlier[0].first_seen)[..10].to_string();
+    let part = dir.path().join(format!("stories/date={day}"));
+    std::fs::create_dir_all(&part).unwrap();
+    let batch = to_batch(story_schema(), &earlier).unwrap();
+    let file = std::fs::File::create(part.join("part-old.parquet")).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let data = DataDir::open(dir.path().to_str().unwrap()).unwrap();
+    let past = memory::load(&data).await.unwrap();
+    assert_eq!(past.len(), earlier.len());
+    // No signature stored: the timeline's first lines are read, and sign as when told.
+    for (p, sig) in past.stories.iter().zip(&past.signatures) {
+        let told = earlier.iter().find(|s| s.id == p.id).unwrap();
+        assert_eq!(*sig, None);
+        assert_eq!(memory::signature(p), memory::signature(told), "{}", p.id);
+    }
+    let third = run(&[2], &past).await;
+    let mut all = earlier.clone();
+    all.extend(third);
+    assert_third_time(&all);
+}
+
+#[tokio::test]
 async fn the_sql_examples_answer_over_a_recurring_history() {
-    let (stories, correlations, events) = run_all(&[0, 1, 2], &[]).await;
+    let (stories, correlations, events) = run_all(&[0, 1, 2], &Default::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::open(dir.path().to_str().unwrap()).unwrap();
     let [events_t, corr_t, _, stories_t] = TABLES;
