@@ -174,9 +174,7 @@ mod tests {
     #[test]
     fn window_rows_keep_what_stories_read_in_buffers_of_their_own() {
         let events: Vec<_> = (0..50).map(event).collect();
-        let bytes = wire::encode_ipc(&event_schema(), &[events_to_batch(&events)]).unwrap();
-        let message = Buffer::from_vec(bytes);
-        let decoded = wire::decode_ipc(message.clone()).unwrap().1.remove(0);
+        let (message, decoded) = through_ipc(&events);
         let rows = window_rows(&decoded).unwrap();
         assert_eq!(rows.schema(), window_schema());
         assert_eq!(
@@ -206,9 +204,7 @@ mod tests {
     #[test]
     fn owned_rows_of_a_filtered_batch_leave_the_message() {
         let events: Vec<_> = (0..50).map(event).collect();
-        let bytes = wire::encode_ipc(&event_schema(), &[events_to_batch(&events)]).unwrap();
-        let message = Buffer::from_vec(bytes);
-        let decoded = wire::decode_ipc(message.clone()).unwrap().1.remove(0);
+        let (message, decoded) = through_ipc(&events);
         let mask: arrow::array::BooleanArray = (0..50).map(|i| Some(i % 3 == 0)).collect();
         let filtered = arrow::compute::filter_record_batch(&decoded, &mask).unwrap();
         assert!(
@@ -218,6 +214,14 @@ mod tests {
         let owned = owned_rows(&filtered).unwrap();
         assert_eq!(in_message(&owned, &message), 0);
         assert_eq!(owned, filtered);
+    }
+
+    /// `events` as an IPC message, and the batch decoded from it.
+    fn through_ipc(events: &[UnifiedEvent]) -> (Buffer, RecordBatch) {
+        let bytes = wire::encode_ipc(&event_schema(), &[events_to_batch(events)]).unwrap();
+        let message = Buffer::from_vec(bytes);
+        let decoded = wire::decode_ipc(message.clone()).unwrap().1.remove(0);
+        (message, decoded)
     }
 
     /// How many of `batch`'s buffers lie in `message`.
