@@ -218,26 +218,31 @@ impl Memory {
 
     /// Remembers many stories, in order, as [`Memory::remember`] each: the signatures
     /// (most of the cost: a masked template and MinHash per timeline line) are computed
-    /// on every core first. Loading the stored history at start goes through here.
+    /// on every core first.
     pub fn remember_all(&mut self, stories: &[Story]) {
-        let all: Vec<&Story> = stories.iter().collect();
-        for (s, sig) in stories.iter().zip(signatures(&all)) {
-            self.remember_signed(s, || sig);
-        }
+        self.remember_signing(stories.iter().map(|s| (s, None)));
     }
 
     /// Remembers a loaded history, in order: stored signatures as they are, the others
     /// (stories stored before signatures were) computed as [`Memory::remember_all`] does.
+    /// Loading the stored history at start goes through here.
     pub fn remember_history(&mut self, h: &History) {
-        let unsigned: Vec<&Story> = h
-            .stories
+        self.remember_signing(h.stories.iter().map(|(s, sig)| (s, *sig)));
+    }
+
+    /// Remembers stories in order, computing the signatures not given on every core.
+    fn remember_signing<'a>(
+        &mut self,
+        stories: impl Iterator<Item = (&'a Story, Option<[u32; K]>)>,
+    ) {
+        let stories: Vec<_> = stories.collect();
+        let unsigned: Vec<&Story> = stories
             .iter()
-            .zip(&h.signatures)
             .filter(|(_, sig)| sig.is_none())
-            .map(|(s, _)| s)
+            .map(|(s, _)| *s)
             .collect();
         let mut computed = signatures(&unsigned).into_iter();
-        for (s, sig) in h.stories.iter().zip(&h.signatures) {
+        for (s, sig) in stories {
             if let Some(sig) = sig.or_else(|| computed.next()) {
                 self.remember_signed(s, || sig);
             }
@@ -410,12 +415,10 @@ fn duration(secs: i64) -> String {
 /// Stories of the stored history with their stored signatures, oldest first.
 #[derive(Debug, Clone, Default)]
 pub struct History {
-    /// The stories. One with a stored signature is read without its timeline: the
-    /// memory needs only its id, title, times and root cause.
-    pub stories: Vec<Story>,
-    /// Each story's stored signature; `None` for one stored before signatures were
-    /// (computed when remembered).
-    pub signatures: Vec<Option<[u32; K]>>,
+    /// Each story with its stored signature: `None` for one stored before signatures
+    /// were (computed when remembered). One with a signature is read without its
+    /// timeline: the memory needs only its id, title, times and root cause.
+    pub stories: Vec<(Story, Option<[u32; K]>)>,
 }
 
 impl History {
@@ -433,10 +436,8 @@ impl History {
 impl From<Vec<Story>> for History {
     /// Stories without stored signatures (the memory computes them).
     fn from(stories: Vec<Story>) -> Self {
-        let signatures = vec![None; stories.len()];
         History {
-            stories,
-            signatures,
+            stories: stories.into_iter().map(|s| (s, None)).collect(),
         }
     }
 }
@@ -470,13 +471,12 @@ pub async fn load(dir: &crate::store::DataDir) -> crate::Result<History> {
             .column_by_name(SIGNATURE_COLUMN)
             .and_then(|c| c.as_any().downcast_ref::<BinaryArray>())
             .ok_or_else(|| crate::Error::Internal("stories: signature column".into()))?;
-        out.signatures.extend(sigs.iter().map(stored_signature));
         let rows = b.project(&(0..b.num_columns() - 1).collect::<Vec<_>>())?;
+        let stories = tapio_schemas::rows::from_batch::<Story>(&rows)?;
         out.stories
-            .extend(tapio_schemas::rows::from_batch::<Story>(&rows)?);
+            .extend(stories.into_iter().zip(sigs.iter().map(stored_signature)));
     }
     out.stories.reverse();
-    out.signatures.reverse();
     Ok(out)
 }
 

@@ -165,7 +165,7 @@ async fn recurrence_reaches_into_the_stored_history() {
     let past = memory::load(&data).await.unwrap();
     assert_eq!(past.len(), earlier.len());
     // Stored with its signature, each story loads with it and without its timeline.
-    for (p, sig) in past.stories.iter().zip(&past.signatures) {
+    for (p, sig) in &past.stories {
         let told = earlier.iter().find(|s| s.id == p.id).unwrap();
         assert_eq!(*sig, Some(memory::signature(told)), "{}", p.id);
         assert!(p.timeline.is_empty());
@@ -197,7 +197,7 @@ async fn a_history_stored_without_signatures_still_recurs() {
     let past = memory::load(&data).await.unwrap();
     assert_eq!(past.len(), earlier.len());
     // No signature stored: the timeline's first lines are read, and sign as when told.
-    for (p, sig) in past.stories.iter().zip(&past.signatures) {
+    for (p, sig) in &past.stories {
         let told = earlier.iter().find(|s| s.id == p.id).unwrap();
         assert_eq!(*sig, None);
         assert_eq!(memory::signature(p), memory::signature(told), "{}", p.id);
