@@ -83,3 +83,35 @@ fn merged_and_split_incidents_are_penalised() {
     assert_eq!(sc.split, 1);
     assert!(sc.recall < 1.0 && sc.precision == 1.0, "{sc:?}");
 }
+
+#[test]
+fn a_node_down_twice_on_the_same_event_objects_is_one_right_story() {
+    // The second outage bumped the count of every Event of the first: both incidents are
+    // labelled with the same objects, which a dump holds once.
+    let events = ["n", "p1", "p2", "p3"];
+    let l = labels(vec![
+        incident("first", "Node", "n1", &events),
+        incident("second", "Node", "n1", &events),
+    ]);
+    let sc = score(&l, &[story("s", "Node", "n1", &events)]);
+    assert_eq!((sc.detected, sc.root_top1, sc.split), (2, 2, 0));
+    assert_eq!((sc.precision, sc.recall, sc.f1), (1.0, 1.0, 1.0));
+}
+
+#[test]
+fn one_shared_event_does_not_make_two_incidents_one() {
+    let l = labels(vec![
+        incident("a", "Deployment", "web", &["a1", "a2", "shared"]),
+        incident("b", "Node", "n1", &["b1", "b2", "shared"]),
+    ]);
+    let merged = [story(
+        "s",
+        "Node",
+        "n1",
+        &["a1", "a2", "b1", "b2", "shared"],
+    )];
+    let sc = score(&l, &merged);
+    // 10 pairs grouped; 6 belong together (3 in each incident); a×b pairs do not.
+    assert_eq!(sc.recall, 1.0);
+    assert_eq!(sc.precision, 0.6);
+}

@@ -20,7 +20,8 @@ pub struct Score {
     pub pattern_right: usize,
     /// Incidents whose events went to more than one story.
     pub split: usize,
-    /// Pairwise grouping over labelled incident events: precision, recall, F1.
+    /// Pairwise grouping over distinct labelled incident events (two belong together when
+    /// an incident labels both, see [`pair_counts`]): precision, recall, F1.
     pub precision: f64,
     /// Recall of same-incident pairs.
     pub recall: f64,
@@ -51,12 +52,10 @@ pub fn score(labels: &Labels, stories: &[Story]) -> Score {
         routine: labels.routine_event_ids.len(),
         ..Score::default()
     };
-    // Which incident each labelled event belongs to, and its story. An Event object the
-    // kubelet's correlator reused in two incidents (its count bumped) is labelled in both
-    // and may rightly sit in both stories: each incident counts it in the story that holds
-    // most of that incident's events, if that story holds it.
-    let mut truth: Vec<(usize, &str, Option<usize>)> = Vec::new();
-    for (n, inc) in labels.incidents.iter().enumerate() {
+    // Which story holds each incident: the one with most of its events. An Event object
+    // the kubelet's correlator reused in two incidents (its count bumped) is labelled in
+    // both and may rightly sit in both stories.
+    for inc in &labels.incidents {
         let mut held: HashMap<usize, usize> = HashMap::new();
         for e in &inc.event_ids {
             for s in holder.get(e.as_str()).into_iter().flatten() {
@@ -75,7 +74,6 @@ pub fn score(labels: &Labels, stories: &[Story]) -> Score {
             if let Some(s) = st {
                 *counts.entry(s).or_default() += 1;
             }
-            truth.push((n, e.as_str(), st));
         }
         if counts.is_empty() {
             continue;
@@ -104,21 +102,7 @@ pub fn score(labels: &Labels, stories: &[Story]) -> Score {
             }
         }
     }
-    // Pairwise: same incident vs same story (an event in no story pairs with nothing, and
-    // an Event labelled in two incidents does not pair with itself).
-    let (mut tp, mut same_story, mut same_inc) = (0u64, 0u64, 0u64);
-    for i in 0..truth.len() {
-        for j in i + 1..truth.len() {
-            if truth[i].1 == truth[j].1 {
-                continue;
-            }
-            let si = truth[i].2.is_some() && truth[i].2 == truth[j].2;
-            let ii = truth[i].0 == truth[j].0;
-            tp += u64::from(si && ii);
-            same_story += u64::from(si);
-            same_inc += u64::from(ii);
-        }
-    }
+    let (tp, same_story, same_inc) = pair_counts(labels, &holder);
     sc.precision = if same_story == 0 {
         1.0
     } else {
@@ -146,6 +130,53 @@ pub fn score(labels: &Labels, stories: &[Story]) -> Score {
         1.0 - stories.len() as f64 / labels.warning_events as f64
     };
     sc
+}
+
+/// Pairwise grouping over distinct labelled events, for labels that may overlap: two
+/// events belong together when some incident labels both, and are grouped together when
+/// some story holds both. Returns (pairs both, pairs grouped, pairs belonging).
+///
+/// An Event object reused by the kubelet's correlator in two incidents is one row: it
+/// cannot sit apart from itself, so it relates the two incidents' events and a story
+/// holding both is right, not a merge. Events with the same incidents and the same
+/// stories are counted as one group, so the cost is quadratic in groups (about one per
+/// incident), not in events.
+fn pair_counts(labels: &Labels, holder: &HashMap<&str, Vec<usize>>) -> (u64, u64, u64) {
+    let mut incidents_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (n, inc) in labels.incidents.iter().enumerate() {
+        for e in &inc.event_ids {
+            let v = incidents_of.entry(e.as_str()).or_default();
+            if !v.contains(&n) {
+                v.push(n);
+            }
+        }
+    }
+    let mut groups: HashMap<(Vec<usize>, Vec<usize>), u64> = HashMap::new();
+    for (e, mut incs) in incidents_of {
+        incs.sort_unstable();
+        let mut held = holder.get(e).cloned().unwrap_or_default();
+        held.sort_unstable();
+        held.dedup();
+        *groups.entry((incs, held)).or_default() += 1;
+    }
+    let groups: Vec<_> = groups.into_iter().collect();
+    let meet = |a: &[usize], b: &[usize]| a.iter().any(|x| b.contains(x));
+    let (mut tp, mut same_story, mut same_inc) = (0u64, 0u64, 0u64);
+    for (i, ((inc_a, st_a), n_a)) in groups.iter().enumerate() {
+        for ((inc_b, st_b), n_b) in &groups[i..] {
+            let pairs = if std::ptr::eq(inc_a, inc_b) {
+                n_a * (n_a - 1) / 2
+            } else {
+                n_a * n_b
+            };
+            let grouped = meet(st_a, st_b);
+            let belong = meet(inc_a, inc_b);
+            tp += pairs * u64::from(grouped && belong);
+            same_story += pairs * u64::from(grouped);
+            same_inc += pairs * u64::from(belong);
+        }
+    }
+    (tp, same_story, same_inc)
 }
 
 impl fmt::Display for Score {
