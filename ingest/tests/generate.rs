@@ -121,3 +121,35 @@ fn a_denser_capture_does_not_make_healthy_pods_fail_their_probes_more_often() {
     }
     assert!(blips > 0, "routine blips still happen");
 }
+
+#[test]
+fn a_pod_no_node_took_says_only_that_it_cannot_be_scheduled() {
+    // Dense enough that every pod, the pending ones included, would be drawn for routine
+    // Events many times.
+    let s = Scenario {
+        seed: 2,
+        events: 20_000,
+        incidents: 7,
+        ..Scenario::default()
+    };
+    let g = generate(&s).unwrap();
+    let pending: Vec<String> = g
+        .labels
+        .incidents
+        .iter()
+        .filter(|i| i.pattern == "unschedulable")
+        .flat_map(|i| i.pods.iter().cloned())
+        .collect();
+    assert!(!pending.is_empty(), "the scenario has an unschedulable pod");
+    for e in &g.events {
+        let o = &e["involvedObject"];
+        let pod = format!(
+            "{}/{}",
+            o["namespace"].as_str().unwrap_or(""),
+            o["name"].as_str().unwrap_or("")
+        );
+        if pending.contains(&pod) {
+            assert_eq!(e["reason"], "FailedScheduling", "{e}");
+        }
+    }
+}

@@ -214,10 +214,17 @@ impl Cluster {
     /// One routine Event at `at`: scheduling, image pulls, container starts, scaling,
     /// ReplicaSet pod creation, and now and then a single failed readiness probe that
     /// recovers by itself.
+    /// A pod no node took (an unschedulable incident's) pulls, starts and probes nothing:
+    /// only scheduled pods say routine things.
     pub fn routine_event(&mut self, rng: &mut impl Rng, at: i64) {
         let d = rng.random_range(0..self.deployments.len());
-        let p = rng.random_range(0..self.deployments[d].pods.len());
         let dep = self.deployments[d].clone();
+        let scheduled: Vec<usize> = (0..dep.pods.len())
+            .filter(|&i| !dep.pods[i].node.is_empty())
+            .collect();
+        let Some(&p) = scheduled.get(rng.random_range(0..scheduled.len().max(1))) else {
+            return;
+        };
         let pod = &dep.pods[p];
         let (ns, name) = (dep.ns.as_str(), dep.name.as_str());
         let image = format!("registry.example.com/{ns}/{name}:1.{}.0", d % 7);
