@@ -260,6 +260,73 @@ fn probe_failure() {
 }
 
 #[test]
+fn probe_blips_folded_over_hours_join_no_other_story() {
+    // Another pod of web crash-loops while this one's readiness probe failed now and then
+    // all afternoon: six blips the kubelet folded into one Event.
+    let other = format!("{RS}-b2k4z");
+    let objs = with(
+        web(),
+        vec![pod(NS, &other, RS, "node-b", "web", json!([]), json!([]))],
+    );
+    let backoff = container_event(
+        NS,
+        &other,
+        "spec.containers{app}",
+        "BackOff",
+        &format!("Back-off restarting failed container app in pod {other}_shop(uid)"),
+        "10:00:00",
+        5,
+    );
+    let mut blips = container_event(
+        NS,
+        POD,
+        "spec.containers{app}",
+        "Unhealthy",
+        "Readiness probe failed: HTTP probe failed with statuscode: 503",
+        "09:58:00",
+        6,
+    );
+    blips["lastTimestamp"] = json!(t("13:40:00"));
+    let stories = replay(with(objs.clone(), vec![backoff.clone(), blips.clone()]));
+    assert_eq!(
+        summary(&stories),
+        vec!["crashloop Deployment/shop/web CrashLoopBackOff"]
+    );
+    let blip_id = blips["metadata"]["uid"].as_str().unwrap();
+    assert!(!stories[0].event_ids.iter().any(|e| e == blip_id));
+    assert!(
+        !stories[0].affected.pods.iter().any(|p| p.ends_with(POD)),
+        "{:?}",
+        stories[0].affected.pods
+    );
+    // The same six failures within six minutes are a failing probe: conclusive, and more
+    // specific than the crash loop.
+    let mut failing = blips;
+    failing["lastTimestamp"] = json!(t("10:04:00"));
+    assert_eq!(
+        one(with(objs.clone(), vec![backoff.clone(), failing])),
+        "probe-failure Deployment/shop/web ReadinessProbeFailed"
+    );
+    // Two failures at once are a weak hint: in the crash loop's story, not naming it.
+    let hint = container_event(
+        NS,
+        &other,
+        "spec.containers{app}",
+        "Unhealthy",
+        "Readiness probe failed: Get \"http://10.244.0.7:8080/ready\": dial tcp 10.244.0.7:8080: connect: connection refused",
+        "10:00:10",
+        2,
+    );
+    let hint_id = hint["metadata"]["uid"].as_str().unwrap().to_string();
+    let stories = replay(with(objs, vec![backoff, hint]));
+    assert_eq!(
+        summary(&stories),
+        vec!["crashloop Deployment/shop/web CrashLoopBackOff"]
+    );
+    assert!(stories[0].event_ids.contains(&hint_id));
+}
+
+#[test]
 fn init_failure() {
     let backoff = container_event(
         NS,

@@ -48,9 +48,29 @@ struct Candidate<'a> {
     first: i64,
 }
 
+/// The most specific pattern among a subject's signals that has, on its own, the
+/// evidence a story needs (`threshold`); if none has, the most specific of all. A weak
+/// hint (a probe that failed twice) beside a conclusive failure (a crash loop) does not
+/// name the story, however specific its pattern.
+fn subject_priority(own: &[&Signal], threshold: f64) -> Option<u8> {
+    let mut by_pattern: BTreeMap<u8, f64> = BTreeMap::new();
+    for s in own {
+        if let Some(p) = pattern(s.pattern) {
+            *by_pattern.entry(p.priority).or_default() += s.weight;
+        }
+    }
+    by_pattern
+        .iter()
+        .rev()
+        .find(|(_, w)| **w >= threshold)
+        .or_else(|| by_pattern.iter().next_back())
+        .map(|(p, _)| *p)
+}
+
 /// Chooses the root: the subject no cascade points away from, then the most specific
-/// pattern, then the most evidence, then the earliest.
-fn choose_root(signals: &[Signal]) -> Option<(Root, Vec<&Signal>, bool)> {
+/// pattern with enough evidence of its own ([`subject_priority`]), then the most
+/// evidence, then the earliest.
+fn choose_root(signals: &[Signal], threshold: f64) -> Option<(Root, Vec<&Signal>, bool)> {
     let mut by_subject: BTreeMap<String, Vec<&Signal>> = BTreeMap::new();
     for s in signals {
         by_subject.entry(s.subject_key()).or_default().push(s);
@@ -70,11 +90,7 @@ fn choose_root(signals: &[Signal]) -> Option<(Root, Vec<&Signal>, bool)> {
                 .copied()
                 .filter(|s| s.pattern != CASCADE)
                 .collect();
-            let priority = own
-                .iter()
-                .filter_map(|s| pattern(s.pattern))
-                .map(|p| p.priority)
-                .max()?;
+            let priority = subject_priority(&own, threshold)?;
             Some(Candidate {
                 weight: own.iter().map(|s| s.weight).sum(),
                 first: own.iter().map(|s| s.event_time).min().unwrap_or(i64::MAX),
@@ -238,7 +254,7 @@ pub fn assemble(
     if inc.weight() < threshold {
         return None;
     }
-    let (root, root_signals, cascade) = choose_root(&inc.signals)?;
+    let (root, root_signals, cascade) = choose_root(&inc.signals, threshold)?;
     let root_key = format!("{}/{}/{}", root.kind, root.namespace, root.name);
 
     // Blast radius.
