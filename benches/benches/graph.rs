@@ -48,6 +48,8 @@ fn signal(incident: usize, pod: usize, seq: usize, t: i64) -> Signal {
         },
         weight: 0.5,
         event_time: t,
+        count: 1,
+        last_seen: t,
         pod: Some(format!("{ns}/{app}-{pod}")),
         workload: Some(format!("Deployment/{ns}/{app}")),
         node: Some(format!("node-{}", (incident + pod) % 40)),

@@ -187,7 +187,7 @@ impl Engine {
             ));
         }
         let runner = Runner::new(cfg.partitions, cfg.trigger_prefilter).await?;
-        let incidents = Incidents::new(cfg.link_threshold);
+        let incidents = Incidents::new(cfg.link_threshold, cfg.idle_timeout_secs * NS);
         Ok(Engine {
             cfg,
             runner,

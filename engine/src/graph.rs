@@ -268,6 +268,8 @@ mod tests {
             reason: reason.into(),
             weight: 1.0,
             event_time: t * S,
+            count: 1,
+            last_seen: t * S,
             pod: pod.map(|p| format!("shop/{p}")),
             workload: (kind != "Node").then(|| format!("Deployment/shop/{}", &name)),
             node: node.map(Into::into),

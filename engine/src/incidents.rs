@@ -26,7 +26,7 @@ pub struct Incident {
     pub keys: BTreeSet<String>,
     /// Earliest signal time.
     pub first: i64,
-    /// Latest signal time.
+    /// Latest time its evidence showed the failure going on ([`Incidents::add`]).
     pub last: i64,
     /// Every event of the incident (signals and context), by id.
     pub events: BTreeMap<String, UnifiedEvent>,
@@ -74,19 +74,36 @@ pub struct Incidents {
     graph: Graph,
     /// Graph node → its incident.
     incident_of: HashMap<NodeId, String>,
-    /// Signals already seen: (pattern, event id, subject) → event time.
-    seen: HashMap<(&'static str, String, String), i64>,
+    /// Signals already seen: (pattern, event id, subject) → event time, graph node.
+    seen: HashMap<(&'static str, String, String), (i64, NodeId)>,
     /// Event id → the link keys of the subjects it is evidence against, and its time.
     evidence: HashMap<String, (Vec<String>, i64)>,
+    /// The idle timeout, in ns (see [`Incidents::until`]).
+    idle: i64,
 }
 
 impl Incidents {
     /// No incidents; the graph's edges need `threshold` confidence (see
-    /// [`crate::graph::DEFAULT_THRESHOLD`]).
-    pub fn new(threshold: f64) -> Self {
+    /// [`crate::graph::DEFAULT_THRESHOLD`]); `idle_ns` is the idle timeout after which
+    /// the engine closes an incident.
+    pub fn new(threshold: f64, idle_ns: i64) -> Self {
         Incidents {
             graph: Graph::new(threshold),
+            idle: idle_ns,
             ..Incidents::default()
+        }
+    }
+
+    /// Until when a signal shows its failure going on: the last occurrence of its Event
+    /// when they came on average no further apart than the idle timeout (a back-off
+    /// Event the kubelet bumped every few minutes), else its first. Occurrences folded
+    /// into one count hours apart say nothing of the time between them.
+    fn until(&self, s: &Signal) -> i64 {
+        let span = s.last_seen - s.event_time;
+        if s.count > 1 && span > 0 && span / (s.count - 1) <= self.idle {
+            s.last_seen
+        } else {
+            s.event_time
         }
     }
 
@@ -100,14 +117,17 @@ impl Incidents {
     pub fn add(&mut self, signals: Vec<Signal>) -> usize {
         let mut added = 0;
         for s in signals {
-            if self
-                .seen
-                .insert(
-                    (s.pattern, s.event_id.clone(), s.subject_key()),
-                    s.event_time,
-                )
-                .is_some()
-            {
+            let until = self.until(&s);
+            let key = (s.pattern, s.event_id.clone(), s.subject_key());
+            if let Some((_, node)) = self.seen.get(&key) {
+                // Seen again (a live Event whose count was bumped): its incident goes on.
+                if let Some(i) = self
+                    .incident_of
+                    .get(node)
+                    .and_then(|id| self.open.get_mut(id))
+                {
+                    i.last = i.last.max(until);
+                }
                 continue;
             }
             added += 1;
@@ -117,6 +137,7 @@ impl Incidents {
                 .or_insert_with(|| (Vec::new(), s.event_time));
             e.0.push(format!("S:{}", s.subject_key()));
             let (node, edges) = self.graph.insert(&s);
+            self.seen.insert(key, (s.event_time, node));
             let mut hits: Vec<String> = edges
                 .iter()
                 .filter_map(|(n, _)| self.incident_of.get(n).cloned())
@@ -134,7 +155,7 @@ impl Incidents {
                             signals: Vec::new(),
                             keys: BTreeSet::new(),
                             first: s.event_time,
-                            last: s.event_time,
+                            last: until,
                             events: BTreeMap::new(),
                             links: Vec::new(),
                             nodes: Vec::new(),
@@ -161,7 +182,7 @@ impl Incidents {
             self.incident_of.insert(node, target.clone());
             let t = self.open.get_mut(&target).expect("target is open");
             t.first = t.first.min(s.event_time);
-            t.last = t.last.max(s.event_time);
+            t.last = t.last.max(until);
             t.keys.extend(self.graph.keys_of(node).iter().cloned());
             t.nodes.push(node);
             t.links.extend(edges.into_iter().map(|(_, e)| e));
@@ -239,7 +260,7 @@ impl Incidents {
     /// Forgets seen signals of events older than `before` (bounded memory); an event
     /// that old is out of the look-back and cannot be matched again.
     pub fn forget_before(&mut self, before: i64) {
-        self.seen.retain(|_, t| *t >= before);
+        self.seen.retain(|_, (t, _)| *t >= before);
         self.evidence.retain(|_, (_, t)| *t >= before);
     }
 }
@@ -264,10 +285,41 @@ mod tests {
             reason: "r".into(),
             weight: 1.0,
             event_time: t,
+            count: 1,
+            last_seen: t,
             pod: pod.map(Into::into),
             workload: workload.map(Into::into),
             node: None,
         }
+    }
+
+    #[test]
+    fn an_event_bumped_steadily_keeps_its_incident_going_until_its_last_occurrence() {
+        const MIN: i64 = 60;
+        let mut inc = Incidents::new(crate::graph::DEFAULT_THRESHOLD, 15 * MIN);
+        let web = |id: &str, t: i64, count: i64, last: i64| Signal {
+            count,
+            last_seen: last,
+            ..sig(
+                id,
+                t,
+                ("Deployment", "web"),
+                Some("ns/web-1"),
+                Some("Deployment/ns/web"),
+            )
+        };
+        // A back-off bumped six times in 20 minutes: going on until its last.
+        inc.add(vec![web("backoff", 0, 6, 20 * MIN)]);
+        assert_eq!(inc.open().next().unwrap().last, 20 * MIN);
+        assert_eq!(inc.close_before(20 * MIN).len(), 0);
+        // The same Event seen again, bumped later (a live watch): later still.
+        inc.add(vec![web("backoff", 0, 8, 26 * MIN)]);
+        assert_eq!(inc.open().next().unwrap().last, 26 * MIN);
+        assert_eq!(inc.close_before(26 * MIN + 1).len(), 1);
+        // Two occurrences two hours apart say nothing of the time between.
+        let mut inc = Incidents::new(crate::graph::DEFAULT_THRESHOLD, 15 * MIN);
+        inc.add(vec![web("blips", 0, 2, 120 * MIN)]);
+        assert_eq!(inc.open().next().unwrap().last, 0);
     }
 
     #[test]
@@ -369,7 +421,7 @@ mod tests {
         );
         assert!(link.edge.confidence < 0.7, "{link:?}");
         // At a stricter threshold they are two incidents.
-        let mut strict = Incidents::new(0.7);
+        let mut strict = Incidents::new(0.7, 0);
         strict.add(vec![web_1, web_2]);
         assert_eq!(strict.open().count(), 2);
         assert!(strict.open().all(|i| i.links.is_empty()));

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::array::{
-    Array, Float64Array, RecordBatch, StringArray, StringBuilder, StringDictionaryBuilder,
-    TimestampNanosecondArray,
+    Array, Float64Array, Int64Array, RecordBatch, StringArray, StringBuilder,
+    StringDictionaryBuilder, TimestampNanosecondArray,
 };
 use arrow::compute::filter_record_batch;
 use arrow::compute::kernels::cmp::neq;
@@ -46,6 +46,10 @@ pub struct Signal {
     pub weight: f64,
     /// Event time.
     pub event_time: i64,
+    /// Occurrences the event stands for (an Event's `count`: its reporter saw it again).
+    pub count: i64,
+    /// The last of them: the Event's last timestamp, or `event_time`.
+    pub last_seen: i64,
     /// `namespace/pod` of the event, if about a pod.
     pub pod: Option<String>,
     /// `Kind/namespace/name` of the event's workload.
@@ -294,7 +298,8 @@ impl Runner {
                 "SELECT '{id}' AS pattern, CAST(s.event_id AS VARCHAR) AS event_id, \
                  CAST(s.subject_kind AS VARCHAR) AS subject_kind, CAST(s.subject_namespace AS VARCHAR) AS subject_namespace, \
                  CAST(s.subject_name AS VARCHAR) AS subject_name, CAST(s.reason AS VARCHAR) AS reason, \
-                 CAST(s.weight AS DOUBLE) AS weight, e.event_time, \
+                 CAST(s.weight AS DOUBLE) AS weight, e.event_time, e.count, \
+                 to_timestamp_nanos(e.attributes['last_timestamp']) AS last_seen, \
                  CASE WHEN e.pod IS NULL THEN NULL ELSE CAST(e.object_namespace AS VARCHAR) || '/' || e.pod END AS pod_key, \
                  CASE WHEN e.workload_name IS NULL THEN NULL ELSE CAST(e.workload_kind AS VARCHAR) || '/' || CAST(e.object_namespace AS VARCHAR) || '/' || e.workload_name END AS workload_key, \
                  CAST(e.node AS VARCHAR) AS node \
@@ -412,6 +417,14 @@ impl Runner {
                 .column_by_name("event_time")
                 .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
                 .ok_or_else(|| Error::Internal("signal time".into()))?;
+            let last_seen = b
+                .column_by_name("last_seen")
+                .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
+                .ok_or_else(|| Error::Internal("signal last seen".into()))?;
+            let count = b
+                .column_by_name("count")
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+                .ok_or_else(|| Error::Internal("signal count".into()))?;
             let opt = |a: &StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_string());
             for i in 0..b.num_rows() {
                 let Some(p) = crate::patterns::pattern(pattern.value(i)) else {
@@ -430,6 +443,12 @@ impl Runner {
                         weight.value(i)
                     },
                     event_time: time.value(i),
+                    count: count.value(i),
+                    last_seen: if last_seen.is_null(i) {
+                        time.value(i)
+                    } else {
+                        last_seen.value(i).max(time.value(i))
+                    },
                     pod: opt(&pod, i),
                     workload: opt(&workload, i),
                     node: opt(&node, i),

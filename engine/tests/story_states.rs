@@ -21,7 +21,9 @@ fn stories_go_active_then_resolved_and_never_reach_behind_the_horizon() {
     rt.block_on(async {
         let mut engine = Engine::new(EngineConfig {
             partitions: 1,
-            // Short enough that incidents resolve while the capture still streams.
+            // Short enough that incidents resolve while the capture still streams: the
+            // node's story ends at 10:08:06, minutes before the capture's events do.
+            window_secs: 10,
             idle_timeout_secs: 120,
             lookback_secs: 120,
             ..EngineConfig::default()
