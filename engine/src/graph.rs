@@ -15,6 +15,8 @@
 //!   meeting a signal of its upstream subject or of a pod that subject owns 1;
 //! - semantic: the same reason 1, the same pattern 0.5.
 //!
+//! A hint (evidence below [`HINT_WEIGHT`]) links only to its own pattern or pod.
+//!
 //! Signals leave the graph when their incident closes, which bounds it by the open
 //! incidents. A component is not split when evidence ages: a story, once formed, keeps
 //! what joined it.
@@ -32,6 +34,12 @@ pub const FANOUT: usize = 4;
 /// workload, or a cascade) reaches it: ownership or dependency alone scores 0.48–0.8, and
 /// signals sharing a pod or workload share a namespace (+0.15).
 pub const DEFAULT_THRESHOLD: f64 = 0.5;
+
+/// Evidence below this weight is a hint (a probe that failed once, a refused connection,
+/// one failed pod of a Job): it links to signals of its own pattern or its own pod only.
+/// A readiness blip on a healthy replica shares its workload with a sibling that cannot
+/// be scheduled, but is no part of that story (and would bring its pod's history).
+pub const HINT_WEIGHT: f64 = 0.5;
 
 /// A node's id in the graph.
 pub type NodeId = u32;
@@ -59,6 +67,13 @@ struct Node {
     workload: Option<String>,
     node: Option<String>,
     keys: Vec<String>,
+    hint: bool,
+}
+
+/// Whether two signals may link at all: a hint ([`HINT_WEIGHT`]) only to its own
+/// pattern or pod.
+fn may_link(a: &Node, b: &Node) -> bool {
+    !(a.hint || b.hint) || a.pattern == b.pattern || (a.pod.is_some() && a.pod == b.pod)
 }
 
 /// Link keys of a signal. A node's signals link by the node alone: the pods that lose
@@ -182,6 +197,7 @@ impl Graph {
             workload: s.workload.clone(),
             node: s.node.clone(),
             keys: keys(s),
+            hint: s.weight < HINT_WEIGHT,
         };
         let mut candidates: Vec<NodeId> = node
             .keys
@@ -195,7 +211,7 @@ impl Graph {
         let mut edges: Vec<(NodeId, GraphEdge)> = candidates
             .into_iter()
             .filter_map(|id| {
-                let other = self.nodes.get(&id)?;
+                let other = self.nodes.get(&id).filter(|o| may_link(&node, o))?;
                 let edge = score(&node, other);
                 (edge.confidence >= self.threshold).then(|| {
                     (
@@ -385,6 +401,49 @@ mod tests {
         assert_eq!(edge(&mut g, &sibling), None);
         let again = api_oom(30);
         assert!(edge(&mut g, &again).unwrap().confidence >= 0.9);
+    }
+
+    #[test]
+    fn a_hint_links_to_its_own_pattern_or_pod_only() {
+        let mut g = Graph::default();
+        // api-2 cannot be scheduled.
+        g.insert(&sig(
+            "unschedulable",
+            0,
+            "Deployment/api",
+            Some("api-2"),
+            None,
+            "InsufficientMemory",
+        ));
+        let hint = |pattern: &'static str, t: i64, pod: &str, reason: &str| Signal {
+            weight: 0.2,
+            ..sig(pattern, t, "Deployment/api", Some(pod), None, reason)
+        };
+        // A readiness probe of its running sibling api-1 failed once: no part of it,
+        // though the same workload is blamed.
+        assert_eq!(
+            edge(&mut g, &hint("probe-failure", 10, "api-1", "Unhealthy")),
+            None
+        );
+        // The same hint as conclusive evidence links.
+        let strong = sig(
+            "probe-failure",
+            20,
+            "Deployment/api",
+            Some("api-1"),
+            None,
+            "Unhealthy",
+        );
+        assert!(edge(&mut g, &strong).is_some());
+        // A hint of the same pattern, or on the same pod, links.
+        assert!(
+            edge(
+                &mut g,
+                &hint("unschedulable", 30, "api-3", "InsufficientMemory")
+            )
+            .is_some()
+        );
+        assert!(edge(&mut g, &hint("crashloop", 40, "api-2", "BackOff")).is_some());
     }
 
     #[test]
