@@ -15,7 +15,7 @@ use crate::config::EngineConfig;
 use crate::incidents::Incidents;
 use crate::memory::{History, Memory, attach};
 use crate::runner::{Runner, notable_rows};
-use crate::story::{PodsByObject, ServicesByPod, assemble};
+use crate::story::{PodsByObject, ServicesByPod, assemble, assemble_story};
 use crate::window::{Retained, Seen, window_start};
 use crate::window_rows::{owned_rows, window_rows};
 use crate::{Error, Result};
@@ -502,8 +502,8 @@ impl Engine {
             if self.active.contains(&inc.id) {
                 continue;
             }
-            if let Some((mut story, _)) =
-                assemble(inc, &self.services, &self.users, self.cfg.threshold)
+            if let Some(mut story) =
+                assemble_story(inc, &self.services, &self.users, self.cfg.threshold)
             {
                 story.state = state::ACTIVE.into();
                 self.active.insert(inc.id.clone());

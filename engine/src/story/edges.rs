@@ -6,6 +6,9 @@
 //! correlations table beside the dimension that put the event in the story, so `tapio
 //! sql` can say why two events are related (`queries/examples/why-related.sql`).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use tapio_schemas::UnifiedEvent;
 use tapio_udfs::minhash::{self, K};
 use tapio_udfs::msg_template::template;
@@ -54,10 +57,13 @@ fn signature(e: &UnifiedEvent) -> Option<[u32; K]> {
 }
 
 /// A story's root-cause event, with its message's signature computed once for all the
-/// events scored against it.
+/// events scored against it, and the signatures of the templates met so far: a story's
+/// thousand events say a few things many times, and the MinHash was most of the cost of
+/// scoring them.
 pub struct Root<'a> {
     event: &'a UnifiedEvent,
     signature: Option<[u32; K]>,
+    by_template: RefCell<HashMap<String, Option<[u32; K]>>>,
 }
 
 impl<'a> Root<'a> {
@@ -66,18 +72,29 @@ impl<'a> Root<'a> {
         Root {
             event,
             signature: signature(event),
+            by_template: RefCell::default(),
         }
     }
 
     /// Scores `e`'s link to the root; `cascade` when a cascade pattern linked it.
     pub fn score(&self, e: &UnifiedEvent, cascade: bool) -> Edge {
-        score(e, self.event, self.signature.as_ref(), cascade)
+        let sig = e.message.as_deref().and_then(|m| {
+            let t = template(m);
+            if let Some(s) = self.by_template.borrow().get(&t) {
+                return *s;
+            }
+            let s = minhash::signature(&t);
+            self.by_template.borrow_mut().insert(t, s);
+            s
+        });
+        score(e, self.event, sig, self.signature.as_ref(), cascade)
     }
 }
 
 fn score(
     e: &UnifiedEvent,
     root: &UnifiedEvent,
+    sig: Option<[u32; K]>,
     root_sig: Option<&[u32; K]>,
     cascade: bool,
 ) -> Edge {
@@ -100,7 +117,7 @@ fn score(
         0.0
     };
     let dependency = if cascade { 1.0 } else { 0.0 };
-    let semantic = match (signature(e), root_sig) {
+    let semantic = match (sig, root_sig) {
         (Some(a), Some(b)) => round(minhash::agreement(&a, b)),
         _ => 0.0,
     };
@@ -177,6 +194,24 @@ mod tests {
     }
 
     const OOM: &str = "Container mysql in pod shop/mysql-0 was OOM-killed (exit 137)";
+
+    #[test]
+    fn a_template_met_again_scores_as_the_first_time() {
+        let root = event(0, "shop", Some("mysql-0"), Some("node-1"), OOM);
+        let r = Root::new(&root);
+        let a = event(5, "shop", Some("mysql-0"), Some("node-1"), OOM);
+        let b = event(
+            9,
+            "shop",
+            Some("api-1"),
+            Some("node-2"),
+            &OOM.replace("137", "1"),
+        );
+        let first = (r.score(&a, false), r.score(&b, false));
+        assert_eq!(first.0.semantic, 1.0);
+        assert_eq!((r.score(&a, false), r.score(&b, false)), first);
+        assert_eq!(score(&b, &root, false), first.1);
+    }
 
     #[test]
     fn each_dimension_scores_what_it_names() {
