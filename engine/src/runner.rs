@@ -299,7 +299,7 @@ impl Runner {
                  CAST(s.subject_kind AS VARCHAR) AS subject_kind, CAST(s.subject_namespace AS VARCHAR) AS subject_namespace, \
                  CAST(s.subject_name AS VARCHAR) AS subject_name, CAST(s.reason AS VARCHAR) AS reason, \
                  CAST(s.weight AS DOUBLE) AS weight, e.event_time, e.count, \
-                 to_timestamp_nanos(e.attributes['last_timestamp']) AS last_seen, \
+                 TRY_CAST(e.attributes['last_timestamp'] AS TIMESTAMP) AS last_seen, \
                  CASE WHEN e.pod IS NULL THEN NULL ELSE CAST(e.object_namespace AS VARCHAR) || '/' || e.pod END AS pod_key, \
                  CASE WHEN e.workload_name IS NULL THEN NULL ELSE CAST(e.workload_kind AS VARCHAR) || '/' || CAST(e.object_namespace AS VARCHAR) || '/' || e.workload_name END AS workload_key, \
                  CAST(e.node AS VARCHAR) AS node \

@@ -327,6 +327,47 @@ fn probe_blips_folded_over_hours_join_no_other_story() {
 }
 
 #[test]
+fn a_back_off_bumped_for_twenty_minutes_keeps_its_story_open() {
+    // The kubelet bumped the back-off eight times until 10:20; at 10:19 the liveness
+    // probe kills the container again. One incident, though its first signal is 19
+    // minutes older than the idle timeout allows.
+    let mut backoff = container_event(
+        NS,
+        POD,
+        "spec.containers{app}",
+        "BackOff",
+        &format!("Back-off restarting failed container app in pod {POD}_shop(uid)"),
+        "10:00:00",
+        8,
+    );
+    backoff["lastTimestamp"] = json!(t("10:20:00"));
+    let killing = container_event(
+        NS,
+        POD,
+        "spec.containers{app}",
+        "Killing",
+        "Container app failed liveness probe, will be restarted",
+        "10:19:00",
+        1,
+    );
+    // Something else happens at 10:17, so the windows up to it are evaluated.
+    let other = event(
+        NS,
+        "Pod",
+        "db-0",
+        "Pulled",
+        "Container image \"postgres:16\" already present on machine",
+        "10:17:00",
+        1,
+        false,
+    );
+    assert_eq!(
+        one(with(web(), vec![backoff, other, killing])),
+        "probe-failure Deployment/shop/web LivenessProbeFailed"
+    );
+}
+
+#[test]
 fn init_failure() {
     let backoff = container_event(
         NS,
