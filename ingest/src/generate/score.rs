@@ -162,9 +162,10 @@ fn pair_counts(labels: &Labels, holder: &HashMap<&str, Vec<usize>>) -> (u64, u64
     let groups: Vec<_> = groups.into_iter().collect();
     let meet = |a: &[usize], b: &[usize]| a.iter().any(|x| b.contains(x));
     let (mut tp, mut same_story, mut same_inc) = (0u64, 0u64, 0u64);
-    for (i, ((inc_a, st_a), n_a)) in groups.iter().enumerate() {
-        for ((inc_b, st_b), n_b) in &groups[i..] {
-            let pairs = if std::ptr::eq(inc_a, inc_b) {
+    for i in 0..groups.len() {
+        let ((inc_a, st_a), n_a) = &groups[i];
+        for (j, ((inc_b, st_b), n_b)) in groups.iter().enumerate().skip(i) {
+            let pairs = if i == j {
                 n_a * (n_a - 1) / 2
             } else {
                 n_a * n_b
