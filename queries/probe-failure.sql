@@ -31,5 +31,6 @@ WHERE object_kind = 'Pod'
        (reason = 'Unhealthy' AND (message LIKE 'Liveness probe failed%' OR message LIKE 'Readiness probe failed%' OR message LIKE 'Startup probe failed%'))
     OR (reason = 'Killing' AND (message LIKE '%failed liveness probe%' OR message LIKE '%failed startup probe%'))
   )
-  AND NOT (reason = 'Unhealthy' AND count >= 2 AND attributes['last_timestamp'] IS NOT NULL
-           AND to_unixtime(to_timestamp(attributes['last_timestamp'])) - to_unixtime(event_time) > count * 300)
+  AND NOT COALESCE(reason = 'Unhealthy' AND count >= 2
+           AND to_unixtime(TRY_CAST(attributes['last_timestamp'] AS TIMESTAMP)) - to_unixtime(event_time) > count * 300,
+           false)
