@@ -164,6 +164,13 @@ fn story_keys_batch(keys: &[(String, &'static str, String)]) -> Result<RecordBat
     )?)
 }
 
+/// Column `name` of a batch of pattern output, as `T`.
+fn signal_column<'a, T: Array + 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| Error::Internal(format!("signal column {name}")))
+}
+
 /// The rows patterns see: the non-routine ones. Every pattern triggers on a warning or
 /// worse (see `queries/README.md`), and routine rows are most of a cluster's events.
 pub fn notable_rows(batch: &RecordBatch) -> Result<RecordBatch> {
@@ -409,22 +416,10 @@ impl Runner {
                 s("reason")?,
             );
             let (pod, workload, node) = (s("pod_key")?, s("workload_key")?, s("node")?);
-            let weight = b
-                .column_by_name("weight")
-                .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
-                .ok_or_else(|| Error::Internal("signal weight".into()))?;
-            let time = b
-                .column_by_name("event_time")
-                .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
-                .ok_or_else(|| Error::Internal("signal time".into()))?;
-            let last_seen = b
-                .column_by_name("last_seen")
-                .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
-                .ok_or_else(|| Error::Internal("signal last seen".into()))?;
-            let count = b
-                .column_by_name("count")
-                .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
-                .ok_or_else(|| Error::Internal("signal count".into()))?;
+            let weight = signal_column::<Float64Array>(&b, "weight")?;
+            let time = signal_column::<TimestampNanosecondArray>(&b, "event_time")?;
+            let last_seen = signal_column::<TimestampNanosecondArray>(&b, "last_seen")?;
+            let count = signal_column::<Int64Array>(&b, "count")?;
             let opt = |a: &StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_string());
             for i in 0..b.num_rows() {
                 let Some(p) = crate::patterns::pattern(pattern.value(i)) else {

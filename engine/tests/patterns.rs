@@ -27,6 +27,32 @@ fn one(objects: Vec<Value>) -> String {
     s[0].clone()
 }
 
+/// The kubelet's back-off Event for web's app container in `pod`.
+fn backoff(pod: &str, first: &str, count: i64) -> Value {
+    container_event(
+        NS,
+        pod,
+        "spec.containers{app}",
+        "BackOff",
+        &format!("Back-off restarting failed container app in pod {pod}_shop(uid)"),
+        first,
+        count,
+    )
+}
+
+/// The kubelet restarting web's app container in POD for a failed liveness probe.
+fn liveness_kill(at: &str) -> Value {
+    container_event(
+        NS,
+        POD,
+        "spec.containers{app}",
+        "Killing",
+        "Container app failed liveness probe, will be restarted",
+        at,
+        1,
+    )
+}
+
 fn none(objects: Vec<Value>) {
     let s = summary(&replay(objects));
     assert!(s.is_empty(), "expected no story, got {s:?}");
@@ -34,22 +60,11 @@ fn none(objects: Vec<Value>) {
 
 #[test]
 fn crashloop() {
-    let backoff = |count| {
-        container_event(
-            NS,
-            POD,
-            "spec.containers{app}",
-            "BackOff",
-            &format!("Back-off restarting failed container app in pod {POD}_shop(uid)"),
-            "10:00:00",
-            count,
-        )
-    };
     assert_eq!(
-        one(with(web(), vec![backoff(5)])),
+        one(with(web(), vec![backoff(POD, "10:00:00", 5)])),
         "crashloop Deployment/shop/web CrashLoopBackOff"
     );
-    none(with(web(), vec![backoff(1)]));
+    none(with(web(), vec![backoff(POD, "10:00:00", 1)]));
 }
 
 #[test]
@@ -233,15 +248,7 @@ fn probe_failure() {
         "10:00:00",
         3,
     );
-    let killing = container_event(
-        NS,
-        POD,
-        "spec.containers{app}",
-        "Killing",
-        "Container app failed liveness probe, will be restarted",
-        "10:00:30",
-        1,
-    );
+    let killing = liveness_kill("10:00:30");
     assert_eq!(
         one(with(web(), vec![unhealthy, killing])),
         "probe-failure Deployment/shop/web LivenessProbeFailed"
@@ -268,15 +275,7 @@ fn probe_blips_folded_over_hours_join_no_other_story() {
         web(),
         vec![pod(NS, &other, RS, "node-b", "web", json!([]), json!([]))],
     );
-    let backoff = container_event(
-        NS,
-        &other,
-        "spec.containers{app}",
-        "BackOff",
-        &format!("Back-off restarting failed container app in pod {other}_shop(uid)"),
-        "10:00:00",
-        5,
-    );
+    let backoff = backoff(&other, "10:00:00", 5);
     let mut blips = container_event(
         NS,
         POD,
@@ -331,25 +330,9 @@ fn a_back_off_bumped_for_twenty_minutes_keeps_its_story_open() {
     // The kubelet bumped the back-off eight times until 10:20; at 10:19 the liveness
     // probe kills the container again. One incident, though its first signal is 19
     // minutes older than the idle timeout allows.
-    let mut backoff = container_event(
-        NS,
-        POD,
-        "spec.containers{app}",
-        "BackOff",
-        &format!("Back-off restarting failed container app in pod {POD}_shop(uid)"),
-        "10:00:00",
-        8,
-    );
+    let mut backoff = backoff(POD, "10:00:00", 8);
     backoff["lastTimestamp"] = json!(t("10:20:00"));
-    let killing = container_event(
-        NS,
-        POD,
-        "spec.containers{app}",
-        "Killing",
-        "Container app failed liveness probe, will be restarted",
-        "10:19:00",
-        1,
-    );
+    let killing = liveness_kill("10:19:00");
     // Something else happens at 10:17, so the windows up to it are evaluated.
     let other = event(
         NS,
