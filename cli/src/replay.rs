@@ -138,10 +138,11 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         st.windows_evaluated, st.patterns_run, st.patterns_skipped
     );
     eprintln!(
-        "tapio: {} events → {} stories ({} candidate incidents below threshold, {} late events dropped) in {:.2}s, {:.0} events/s",
+        "tapio: {} events → {} stories ({} candidate incidents below threshold, {} split off when their linking evidence aged, {} late events dropped) in {:.2}s, {:.0} events/s",
         st.events,
         stories.len(),
         st.below_threshold,
+        st.splits,
         st.late_dropped,
         secs,
         st.events as f64 / secs

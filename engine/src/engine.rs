@@ -81,6 +81,9 @@ pub struct EngineStats {
     pub stories: u64,
     /// Incidents closed with too little evidence to publish (e.g. a probe blip).
     pub below_threshold: u64,
+    /// Incidents split off unpublished ones whose linking evidence aged out of the
+    /// look-back (see [`crate::incidents::Incidents::split_aged`]).
+    pub splits: u64,
     /// Most event rows held at once for the window and its look-back.
     pub peak_retained_rows: u64,
     /// Most bytes of Arrow event data held at once (at the same moment as the rows).
@@ -459,6 +462,7 @@ impl Engine {
         self.retained.evict(from);
         self.notable.evict(from);
         self.evicted_before = Some(self.evicted_before.map_or(from, |e| e.max(from)));
+        self.stats.splits += self.incidents.split_aged(from, &self.active) as u64;
         self.incidents.forget_before(from);
         self.lap(t, |s| &mut s.retain);
         Ok(out)

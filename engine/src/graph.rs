@@ -18,8 +18,10 @@
 //! A hint (evidence below [`HINT_WEIGHT`]) links only to its own pattern or pod.
 //!
 //! Signals leave the graph when their incident closes, which bounds it by the open
-//! incidents. A component is not split when evidence ages: a story, once formed, keeps
-//! what joined it.
+//! incidents, and, for incidents not yet published, when their evidence ages out of the
+//! look-back; such an incident splits if what joined it was that evidence (see
+//! [`crate::incidents::Incidents::split_aged`]). A published story keeps what joined it:
+//! consumers hold its id and what it told them.
 
 use ahash::HashMap;
 
@@ -237,6 +239,12 @@ impl Graph {
         }
         self.nodes.insert(id, node);
         (id, edges)
+    }
+
+    /// Whether node `id` is in the graph (its incident is open and its evidence has not
+    /// aged out, see [`crate::incidents::Incidents::split_aged`]).
+    pub fn contains(&self, id: NodeId) -> bool {
+        self.nodes.contains_key(&id)
     }
 
     /// The link keys of a node ([`keys`] of its signal).

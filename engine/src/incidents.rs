@@ -3,11 +3,12 @@
 //! is a node a pod or a workload, scored to at least the threshold) belong to one
 //! incident; an incident whose newest signal is older than the idle timeout (in event
 //! time) is closed. When a signal links several open incidents they merge into the
-//! oldest, which keeps its id.
+//! oldest, which keeps its id. An unpublished incident whose linking evidence ages out of
+//! the look-back splits into the components left ([`Incidents::split_aged`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ahash::HashMap;
+use ahash::{HashMap, HashSet};
 
 use tapio_schemas::UnifiedEvent;
 use tapio_schemas::ids::stable_id;
@@ -32,8 +33,10 @@ pub struct Incident {
     pub events: BTreeMap<String, UnifiedEvent>,
     /// The graph edges that joined its signals, in arrival order.
     pub links: Vec<GraphEdge>,
-    /// Its signals' nodes in the graph.
+    /// Its signals' nodes in the graph, one per signal (in the same order).
     nodes: Vec<NodeId>,
+    /// The edges that joined its signals, as node pairs (new, earlier).
+    pairs: Vec<(NodeId, NodeId)>,
 }
 
 impl Incident {
@@ -159,6 +162,7 @@ impl Incidents {
                             events: BTreeMap::new(),
                             links: Vec::new(),
                             nodes: Vec::new(),
+                            pairs: Vec::new(),
                         },
                     );
                     id
@@ -177,6 +181,7 @@ impl Incidents {
                     t.events.extend(o.events);
                     t.links.extend(o.links);
                     t.nodes.extend(o.nodes);
+                    t.pairs.extend(o.pairs);
                 }
             }
             self.incident_of.insert(node, target.clone());
@@ -185,6 +190,7 @@ impl Incidents {
             t.last = t.last.max(until);
             t.keys.extend(self.graph.keys_of(node).iter().cloned());
             t.nodes.push(node);
+            t.pairs.extend(edges.iter().map(|(n, _)| (node, *n)));
             t.links.extend(edges.into_iter().map(|(_, e)| e));
             t.signals.push(s);
         }
@@ -255,6 +261,163 @@ impl Incidents {
             self.incident_of.remove(n);
         }
         Some(i)
+    }
+
+    /// Takes the signals of unpublished incidents whose evidence ended before `before`
+    /// (out of the look-back, see [`Incidents::until`]) out of the graph, and splits an
+    /// incident whose other signals no longer form one component: each component goes on
+    /// as an incident of its own. An aged signal stays with the first component it was
+    /// linked to, else with the first component; the component of the first remaining
+    /// signal keeps the id. Published incidents (ids in `published`) keep their signals
+    /// and their shape: consumers hold their id and what they were told. Returns how
+    /// many incidents the splits made.
+    pub fn split_aged(&mut self, before: i64, published: &HashSet<String>) -> usize {
+        let ids: Vec<String> = self
+            .open
+            .keys()
+            .filter(|id| !published.contains(*id))
+            .cloned()
+            .collect();
+        let mut made = 0;
+        for id in ids {
+            let i = &self.open[&id];
+            let aged: Vec<NodeId> = i
+                .signals
+                .iter()
+                .zip(&i.nodes)
+                .filter(|(s, n)| self.until(s) < before && self.graph.contains(**n))
+                .map(|(_, n)| *n)
+                .collect();
+            if aged.is_empty() {
+                continue;
+            }
+            for n in aged {
+                self.graph.remove(n);
+            }
+            let parts = self.components(&self.open[&id]);
+            if parts.len() > 1 {
+                made += parts.len() - 1;
+                self.split(&id, parts);
+            }
+        }
+        made
+    }
+
+    /// The components of an incident's signals (indices into `signals`), joined by the
+    /// edges between nodes still in the graph; aged signals as [`Incidents::split_aged`]
+    /// places them. In order of their first signal.
+    fn components(&self, i: &Incident) -> Vec<Vec<usize>> {
+        let at: HashMap<NodeId, usize> = i.nodes.iter().enumerate().map(|(k, n)| (*n, k)).collect();
+        let live: Vec<bool> = i.nodes.iter().map(|n| self.graph.contains(*n)).collect();
+        let pairs: Vec<(usize, usize)> = i
+            .pairs
+            .iter()
+            .filter_map(|(a, b)| Some((*at.get(a)?, *at.get(b)?)))
+            .collect();
+        // Union-find whose root is the smallest index of its set.
+        let mut parent: Vec<usize> = (0..i.nodes.len()).collect();
+        fn root(p: &mut [usize], mut x: usize) -> usize {
+            while p[x] != x {
+                p[x] = p[p[x]];
+                x = p[x];
+            }
+            x
+        }
+        for &(a, b) in &pairs {
+            if live[a] && live[b] {
+                let (ra, rb) = (root(&mut parent, a), root(&mut parent, b));
+                parent[ra.max(rb)] = ra.min(rb);
+            }
+        }
+        let mut part: Vec<Option<usize>> = (0..i.nodes.len())
+            .map(|k| live[k].then(|| root(&mut parent, k)))
+            .collect();
+        for &(a, b) in &pairs {
+            for (x, y) in [(a, b), (b, a)] {
+                if part[x].is_none() && live[y] {
+                    part[x] = part[y];
+                }
+            }
+        }
+        let Some(first) = part.iter().flatten().min().copied() else {
+            return Vec::new();
+        };
+        let mut parts: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (k, p) in part.into_iter().enumerate() {
+            parts.entry(p.unwrap_or(first)).or_default().push(k);
+        }
+        parts.into_values().collect()
+    }
+
+    /// Splits open incident `id` into `parts` (see [`Incidents::components`]): the first
+    /// keeps the id, its lifetime and the events no other part's signals are; the others
+    /// become incidents with ids of their own (as if their first signal had started
+    /// them), each with its signals' events and edges.
+    fn split(&mut self, id: &str, parts: Vec<Vec<usize>>) {
+        let Some(whole) = self.open.remove(id) else {
+            return;
+        };
+        let mut part_of = vec![0; whole.signals.len()];
+        for (p, members) in parts.iter().enumerate() {
+            for k in members {
+                part_of[*k] = p;
+            }
+        }
+        let mut made: Vec<Incident> = parts
+            .iter()
+            .map(|_| Incident {
+                id: String::new(),
+                signals: Vec::new(),
+                keys: BTreeSet::new(),
+                first: i64::MAX,
+                last: i64::MIN,
+                events: BTreeMap::new(),
+                links: Vec::new(),
+                nodes: Vec::new(),
+                pairs: Vec::new(),
+            })
+            .collect();
+        let node_part: HashMap<NodeId, usize> = whole
+            .nodes
+            .iter()
+            .zip(&part_of)
+            .map(|(n, p)| (*n, *p))
+            .collect();
+        for (pair, link) in whole.pairs.into_iter().zip(whole.links) {
+            let p = node_part.get(&pair.0).copied().unwrap_or(0);
+            made[p].pairs.push(pair);
+            made[p].links.push(link);
+        }
+        for ((s, n), p) in whole.signals.into_iter().zip(whole.nodes).zip(part_of) {
+            let t = &mut made[p];
+            t.first = t.first.min(s.event_time);
+            t.last = t.last.max(self.until(&s));
+            t.keys.extend(crate::graph::keys(&s));
+            t.nodes.push(n);
+            t.signals.push(s);
+        }
+        let mut events = whole.events;
+        for (p, t) in made.iter_mut().enumerate() {
+            if p == 0 {
+                t.id = id.to_string();
+                t.last = t.last.max(whole.last);
+                continue;
+            }
+            let s = &t.signals[0];
+            t.id = stable_id(&["story", &s.event_id, &s.subject_key()]);
+            for s in &t.signals {
+                if let Some(e) = events.remove(&s.event_id) {
+                    t.events.insert(s.event_id.clone(), e);
+                }
+            }
+        }
+        made[0].events = events;
+        for t in made {
+            for n in &t.nodes {
+                self.incident_of.insert(*n, t.id.clone());
+            }
+            self.open.insert(t.id.clone(), t);
+        }
     }
 
     /// Forgets seen signals of events older than `before` (bounded memory); an event
@@ -386,6 +549,102 @@ mod tests {
         inc.add(vec![sig("e", 100, ("Deployment", "db"), None, None)]);
         assert_eq!(inc.open().count(), 1);
         assert_ne!(inc.open().next().unwrap().id, first_id);
+    }
+
+    /// web-1 and db-0 failing, each on its own pod, and a signal of web-1 blaming db-0
+    /// (a refused connection) at minute 1 that links the two; web-1's and db-0's Events
+    /// are bumped until minute 20.
+    fn bridged() -> Vec<Signal> {
+        const MIN: i64 = 60;
+        let bumped = |s: Signal| Signal {
+            count: 20,
+            last_seen: 20 * MIN,
+            ..s
+        };
+        vec![
+            bumped(sig("web", 0, ("Pod", "web-1"), Some("ns/web-1"), None)),
+            sig("refused", MIN, ("Pod", "db-0"), Some("ns/web-1"), None),
+            bumped(sig("db", 2 * MIN, ("Pod", "db-0"), Some("ns/db-0"), None)),
+        ]
+    }
+
+    #[test]
+    fn a_component_splits_when_the_evidence_joining_it_ages_out() {
+        const MIN: i64 = 60;
+        let mut inc = Incidents::new(crate::graph::DEFAULT_THRESHOLD, 15 * MIN);
+        inc.add(bridged());
+        assert_eq!(inc.open().count(), 1, "the refused connection joins them");
+        let id = inc.open().next().unwrap().id.clone();
+        let ev = |id: &str| {
+            let mut e = UnifiedEvent::new(
+                id.into(),
+                0,
+                "k8s-event",
+                "k8s.event",
+                tapio_schemas::Severity::Warning,
+                tapio_schemas::ObjectRef::new("Pod", "ns", "web-1"),
+            );
+            e.count = 1;
+            e
+        };
+        for e in ["web", "refused", "db"] {
+            inc.add_event(&id, ev(e));
+        }
+        let none = HashSet::default();
+        // The look-back still holds the refused connection: one incident.
+        assert_eq!(inc.split_aged(MIN, &none), 0);
+        assert_eq!(inc.open().count(), 1);
+        // Past it, web-1 and db-0 are joined by nothing still in the look-back: two
+        // incidents. web-1's (the first signal's) keeps the id and the aged signal it
+        // was linked to first; db-0's is new, with its own signal's event.
+        assert_eq!(inc.split_aged(MIN + 1, &none), 1);
+        let parts: Vec<(&str, Vec<&str>, Vec<&str>, i64)> = inc
+            .open()
+            .map(|i| {
+                (
+                    i.id.as_str(),
+                    i.signals.iter().map(|s| s.event_id.as_str()).collect(),
+                    i.events.keys().map(String::as_str).collect(),
+                    i.last,
+                )
+            })
+            .collect();
+        let db_id = stable_id(&["story", "db", "Pod/ns/db-0"]);
+        let mut want = vec![
+            (
+                id.as_str(),
+                vec!["web", "refused"],
+                vec!["refused", "web"],
+                20 * MIN,
+            ),
+            (db_id.as_str(), vec!["db"], vec!["db"], 20 * MIN),
+        ];
+        want.sort();
+        assert_eq!(parts, want);
+        // Each part goes on growing on its own: db-0 failing again joins db-0's.
+        inc.add(vec![sig(
+            "db-again",
+            3 * MIN,
+            ("Pod", "db-0"),
+            Some("ns/db-0"),
+            None,
+        )]);
+        let db = inc.open().find(|i| i.id == db_id).unwrap();
+        assert_eq!(db.signals.len(), 2);
+        assert_eq!(inc.open().count(), 2);
+        // Nothing more to split.
+        assert_eq!(inc.split_aged(MIN + 1, &none), 0);
+    }
+
+    #[test]
+    fn a_published_incident_keeps_its_shape_when_evidence_ages() {
+        const MIN: i64 = 60;
+        let mut inc = Incidents::new(crate::graph::DEFAULT_THRESHOLD, 15 * MIN);
+        inc.add(bridged());
+        let published: HashSet<String> = inc.open().map(|i| i.id.clone()).collect();
+        assert_eq!(inc.split_aged(MIN + 1, &published), 0);
+        assert_eq!(inc.open().count(), 1);
+        assert_eq!(inc.graph_nodes(), 3, "its signals stay linkable");
     }
 
     #[test]
