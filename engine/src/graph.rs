@@ -13,7 +13,9 @@
 //!   pod's owner or the blamed object);
 //! - dependency: a cascade signal (a downstream pod failing because of an upstream one)
 //!   meeting a signal of its upstream subject or of a pod that subject owns 1;
-//! - semantic: the same reason 1, the same pattern 0.5.
+//! - semantic: how alike the two messages are, as the MinHash agreement of their masked
+//!   templates (numbers, ids, names of pods masked), at least 0.5 for the same pattern;
+//!   without both messages, the same reason 1, the same pattern 0.5.
 //!
 //! A hint (evidence below [`HINT_WEIGHT`]) links only to its own pattern or pod.
 //!
@@ -24,6 +26,8 @@
 //! consumers hold its id and what it told them.
 
 use ahash::HashMap;
+use tapio_udfs::minhash::{self, K};
+use tapio_udfs::msg_template::template;
 
 use crate::patterns::CASCADE;
 use crate::runner::Signal;
@@ -42,6 +46,10 @@ pub const DEFAULT_THRESHOLD: f64 = 0.5;
 /// A readiness blip on a healthy replica shares its workload with a sibling that cannot
 /// be scheduled, but is no part of that story (and would bring its pod's history).
 pub const HINT_WEIGHT: f64 = 0.5;
+
+/// Message templates whose signatures the graph keeps; past it the cache starts again.
+/// Failures say a few things many times: a cluster's signals have tens of templates.
+const TEMPLATES_CACHED: usize = 4096;
 
 /// A node's id in the graph.
 pub type NodeId = u32;
@@ -70,6 +78,8 @@ struct Node {
     node: Option<String>,
     keys: Vec<String>,
     hint: bool,
+    /// MinHash of its message's template.
+    signature: Option<[u32; K]>,
 }
 
 /// Whether two signals may link at all: a hint ([`HINT_WEIGHT`]) only to its own
@@ -138,12 +148,15 @@ fn score(a: &Node, b: &Node) -> Edge {
     } else {
         0.0
     };
-    let semantic = if a.reason == b.reason {
-        1.0
-    } else if a.pattern == b.pattern {
-        0.5
+    let said = match (&a.signature, &b.signature) {
+        (Some(x), Some(y)) => (minhash::agreement(x, y) * 1000.0).round() / 1000.0,
+        _ if a.reason == b.reason => 1.0,
+        _ => 0.0,
+    };
+    let semantic = if a.pattern == b.pattern {
+        said.max(0.5)
     } else {
-        0.0
+        said
     };
     Edge::new(temporal, spatial, ownership, dependency, semantic)
 }
@@ -154,6 +167,8 @@ pub struct Graph {
     nodes: HashMap<NodeId, Node>,
     /// Link key → its newest nodes, oldest first.
     index: HashMap<String, Vec<NodeId>>,
+    /// MinHash signatures of the message templates met (see [`TEMPLATES_CACHED`]).
+    templates: HashMap<String, Option<[u32; K]>>,
     next: NodeId,
     threshold: f64,
 }
@@ -170,6 +185,7 @@ impl Graph {
         Graph {
             nodes: HashMap::default(),
             index: HashMap::default(),
+            templates: HashMap::default(),
             next: 0,
             threshold,
         }
@@ -200,6 +216,7 @@ impl Graph {
             node: s.node.clone(),
             keys: keys(s),
             hint: s.weight < HINT_WEIGHT,
+            signature: s.message.as_deref().and_then(|m| self.signature(m)),
         };
         let mut candidates: Vec<NodeId> = node
             .keys
@@ -245,6 +262,20 @@ impl Graph {
     /// aged out, see [`crate::incidents::Incidents::split_aged`]).
     pub fn contains(&self, id: NodeId) -> bool {
         self.nodes.contains_key(&id)
+    }
+
+    /// The MinHash of `message`'s template, computed once per template.
+    fn signature(&mut self, message: &str) -> Option<[u32; K]> {
+        let t = template(message);
+        if let Some(s) = self.templates.get(&t) {
+            return *s;
+        }
+        if self.templates.len() >= TEMPLATES_CACHED {
+            self.templates.clear();
+        }
+        let s = minhash::signature(&t);
+        self.templates.insert(t, s);
+        s
     }
 
     /// The link keys of a node ([`keys`] of its signal).
@@ -297,6 +328,7 @@ mod tests {
             pod: pod.map(|p| format!("shop/{p}")),
             workload: (kind != "Node").then(|| format!("Deployment/shop/{}", &name)),
             node: node.map(Into::into),
+            message: None,
         }
     }
 
@@ -358,6 +390,42 @@ mod tests {
         assert_eq!((e.dependency, e.ownership), (1.0, 0.0));
         // Every structural link clears the default threshold.
         assert!(e.confidence >= DEFAULT_THRESHOLD);
+    }
+
+    #[test]
+    fn semantic_compares_message_templates() {
+        let mut g = Graph::new(0.0);
+        let said = |pattern, t, pod: &str, msg: &str| Signal {
+            message: Some(msg.into()),
+            ..sig(pattern, t, "Deployment/api", Some(pod), None, "Failed")
+        };
+        let pull = |tag: &str| {
+            format!(
+                "Failed to pull image \"registry.example.com/shop/api:{tag}\": rpc error: \
+                 code = NotFound desc = failed to pull and unpack image \
+                 \"registry.example.com/shop/api:{tag}\": not found"
+            )
+        };
+        g.insert(&said("image-pull", 0, "api-1", &pull("1.4.2")));
+        // Another pod saying the same of another tag: the same template.
+        let e = edge(&mut g, &said("image-pull", 5, "api-2", &pull("1.4.3"))).unwrap();
+        assert_eq!(e.semantic, 1.0);
+        // The kubelet's reason is "Failed" for a missing ConfigMap too: another failure,
+        // and the messages share little.
+        let config = said(
+            "config-missing",
+            10,
+            "api-3",
+            "Error: configmap \"api-config\" not found",
+        );
+        let e = edge(&mut g, &config).unwrap();
+        assert!(e.semantic < 0.5, "{e:?}");
+        // Without messages, the same reason is all there is to compare.
+        let bare = Signal {
+            message: None,
+            ..config
+        };
+        assert_eq!(edge(&mut g, &bare).unwrap().semantic, 1.0);
     }
 
     #[test]

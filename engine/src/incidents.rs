@@ -453,6 +453,7 @@ mod tests {
             pod: pod.map(Into::into),
             workload: workload.map(Into::into),
             node: None,
+            message: None,
         }
     }
 

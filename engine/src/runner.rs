@@ -56,6 +56,8 @@ pub struct Signal {
     pub workload: Option<String>,
     /// Node of the event.
     pub node: Option<String>,
+    /// The event's message: the graph's semantic dimension compares its template.
+    pub message: Option<String>,
 }
 
 impl Signal {
@@ -309,7 +311,7 @@ impl Runner {
                  TRY_CAST(e.attributes['last_timestamp'] AS TIMESTAMP) AS last_seen, \
                  CASE WHEN e.pod IS NULL THEN NULL ELSE CAST(e.object_namespace AS VARCHAR) || '/' || e.pod END AS pod_key, \
                  CASE WHEN e.workload_name IS NULL THEN NULL ELSE CAST(e.workload_kind AS VARCHAR) || '/' || CAST(e.object_namespace AS VARCHAR) || '/' || e.workload_name END AS workload_key, \
-                 CAST(e.node AS VARCHAR) AS node \
+                 CAST(e.node AS VARCHAR) AS node, e.message \
                  FROM ({body}) AS s JOIN events e ON e.event_id = s.event_id \
                  WHERE s.subject_name IS NOT NULL AND s.subject_name <> ''",
                 id = p.id,
@@ -415,7 +417,8 @@ impl Runner {
                 s("subject_name")?,
                 s("reason")?,
             );
-            let (pod, workload, node) = (s("pod_key")?, s("workload_key")?, s("node")?);
+            let (pod, workload, node, message) =
+                (s("pod_key")?, s("workload_key")?, s("node")?, s("message")?);
             let weight = signal_column::<Float64Array>(&b, "weight")?;
             let time = signal_column::<TimestampNanosecondArray>(&b, "event_time")?;
             let last_seen = signal_column::<TimestampNanosecondArray>(&b, "last_seen")?;
@@ -447,6 +450,7 @@ impl Runner {
                     pod: opt(&pod, i),
                     workload: opt(&workload, i),
                     node: opt(&node, i),
+                    message: opt(&message, i),
                 });
             }
         }
