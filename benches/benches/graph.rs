@@ -80,7 +80,7 @@ fn filled(n: usize) -> Incidents {
     let signals: Vec<Signal> = (0..n)
         .map(|i| signal(i % incidents, i % 3, i / incidents, (i as i64) * S / 100))
         .collect();
-    inc.add(signals);
+    inc.add(signals).expect("add");
     inc
 }
 
@@ -107,7 +107,7 @@ fn run(n: usize, m: usize, rng: &mut Lcg) -> (Duration, f64, usize) {
         })
         .collect();
     let start = Instant::now();
-    let added = inc.add(batch);
+    let added = inc.add(batch).expect("add");
     let took = start.elapsed();
     assert_eq!(added, m);
     let links: usize = inc.open().map(|i| i.links.len()).sum::<usize>() - links_before;

@@ -3,12 +3,10 @@
 use ahash::{HashSet, HashSetExt};
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, BooleanArray, Int64Array, RecordBatch, TimestampNanosecondArray};
+use arrow::array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray};
 use arrow::compute::filter_record_batch;
 use tapio_schemas::rows::to_batch;
-use tapio_schemas::{
-    Correlation, Relation, Story, as_strings, events_from_batch, relation, topology_schema,
-};
+use tapio_schemas::{Correlation, Relation, Story, relation, topology_schema};
 use tracing::debug;
 
 use crate::config::EngineConfig;
@@ -90,7 +88,7 @@ pub struct EngineStats {
     pub peak_retained_bytes: u64,
     /// Rows the context query returned, summed over windows.
     pub context_rows: u64,
-    /// Of those, rows a story did not hold yet (decoded and added).
+    /// Of those, rows a story did not hold yet (added to it).
     pub context_new: u64,
 }
 
@@ -269,14 +267,7 @@ impl Engine {
         let open = self
             .incidents
             .open()
-            .map(|i| {
-                i.events
-                    .values()
-                    .map(|e| e.event_time)
-                    .min()
-                    .unwrap_or(i.first)
-                    .min(i.first)
-            })
+            .map(|i| i.events.min_time().unwrap_or(i.first).min(i.first))
             .min();
         Some(open.map_or(evicted, |o| o.min(evicted)))
     }
@@ -399,7 +390,7 @@ impl Engine {
             self.stats.patterns_skipped += runs.skipped;
             let t = self.lap(t, |s| &mut s.patterns);
             let found = signals.len();
-            self.stats.signals += self.incidents.add(signals) as u64;
+            self.stats.signals += self.incidents.add(signals)? as u64;
             // An incident still building (a probe blip, one back-off) gets its signals'
             // rows only; its pods' and workloads' history is fetched once its evidence
             // crosses the threshold (its keys are new then, so the whole look-back is
@@ -434,15 +425,7 @@ impl Engine {
             self.searched = known.into_iter().chain(new).collect();
             for b in context {
                 self.stats.context_rows += b.num_rows() as u64;
-                let b = self.new_context(&b)?;
-                self.stats.context_new += b.num_rows() as u64;
-                let ids = b
-                    .column_by_name("story_id")
-                    .and_then(as_strings)
-                    .ok_or_else(|| Error::Internal("context story_id".into()))?;
-                for (i, e) in events_from_batch(&b)?.into_iter().enumerate() {
-                    self.incidents.add_event(ids.value(i), e);
-                }
+                self.stats.context_new += self.incidents.add_context(&b)? as u64;
             }
             self.lap(t, |s| &mut s.context);
             debug!(
@@ -456,37 +439,16 @@ impl Engine {
         let closed = self
             .incidents
             .close_before(end - self.cfg.idle_timeout_secs * NS);
-        let mut out = self.publish(closed);
-        out.activated = self.activate();
+        let mut out = self.publish(closed)?;
+        out.activated = self.activate()?;
         let t = self.lap(t, |s| &mut s.stories);
         self.retained.evict(from);
         self.notable.evict(from);
         self.evicted_before = Some(self.evicted_before.map_or(from, |e| e.max(from)));
-        self.stats.splits += self.incidents.split_aged(from, &self.active) as u64;
+        self.stats.splits += self.incidents.split_aged(from, &self.active)? as u64;
         self.incidents.forget_before(from);
         self.lap(t, |s| &mut s.retain);
         Ok(out)
-    }
-
-    /// The rows of a context batch (story id, event row) that its story does not hold yet.
-    fn new_context(&self, b: &RecordBatch) -> Result<RecordBatch> {
-        let ids = b.column_by_name("story_id").and_then(as_strings);
-        let events = b.column_by_name("event_id").and_then(as_strings);
-        let counts = b
-            .column_by_name("count")
-            .and_then(|c| c.as_any().downcast_ref::<Int64Array>());
-        let (Some(ids), Some(events), Some(counts)) = (ids, events, counts) else {
-            return Err(Error::Internal("context story_id, event_id, count".into()));
-        };
-        let mask: BooleanArray = (0..b.num_rows())
-            .map(|i| {
-                Some(
-                    self.incidents
-                        .wants(ids.value(i), events.value(i), counts.value(i)),
-                )
-            })
-            .collect();
-        Ok(filter_record_batch(b, &mask)?)
     }
 
     /// Adds the time since `t` to one stage; returns now.
@@ -497,7 +459,7 @@ impl Engine {
     }
 
     /// Open incidents that crossed the threshold: their first `active` story.
-    fn activate(&mut self) -> Vec<Story> {
+    fn activate(&mut self) -> Result<Vec<Story>> {
         // Incidents merged into others are gone: forget them.
         let open: HashSet<&str> = self.incidents.open().map(|i| i.id.as_str()).collect();
         self.active.retain(|id| open.contains(id.as_str()));
@@ -507,7 +469,7 @@ impl Engine {
                 continue;
             }
             if let Some(mut story) =
-                assemble_story(inc, &self.services, &self.users, self.cfg.threshold)
+                assemble_story(inc, &self.services, &self.users, self.cfg.threshold)?
             {
                 story.state = state::ACTIVE.into();
                 self.active.insert(inc.id.clone());
@@ -519,14 +481,14 @@ impl Engine {
             let r = self.memory.recall(s);
             attach(s, r);
         }
-        out
+        Ok(out)
     }
 
-    fn publish(&mut self, closed: Vec<crate::incidents::Incident>) -> Output {
+    fn publish(&mut self, closed: Vec<crate::incidents::Incident>) -> Result<Output> {
         let mut out = Output::default();
         for inc in closed {
             self.active.remove(&inc.id);
-            match assemble(&inc, &self.services, &self.users, self.cfg.threshold) {
+            match assemble(&inc, &self.services, &self.users, self.cfg.threshold)? {
                 Some((mut story, corr)) => {
                     story.state = state::RESOLVED.into();
                     self.stats.stories += 1;
@@ -544,7 +506,7 @@ impl Engine {
             attach(s, r);
             self.memory.remember(s);
         }
-        out
+        Ok(out)
     }
 
     /// End of input: closes the remaining windows and every incident.
@@ -558,7 +520,7 @@ impl Engine {
         }
         let t = Instant::now();
         let closed = self.incidents.close_all();
-        out.extend(self.publish(closed));
+        out.extend(self.publish(closed)?);
         self.lap(t, |s| &mut s.stories);
         Ok(out)
     }

@@ -10,11 +10,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ahash::{HashMap, HashSet};
 
-use tapio_schemas::UnifiedEvent;
+use arrow::array::RecordBatch;
+use tapio_schemas::as_strings;
 use tapio_schemas::ids::stable_id;
 
 use crate::graph::{Graph, GraphEdge, NodeId};
+use crate::held_events::HeldEvents;
 use crate::runner::Signal;
+use crate::{Error, Result};
 
 /// An incident being built.
 #[derive(Debug, Clone)]
@@ -29,8 +32,8 @@ pub struct Incident {
     pub first: i64,
     /// Latest time its evidence showed the failure going on ([`Incidents::add`]).
     pub last: i64,
-    /// Every event of the incident (signals and context), by id.
-    pub events: BTreeMap<String, UnifiedEvent>,
+    /// Every event of the incident (signals and context), by id, as Arrow rows.
+    pub events: HeldEvents,
     /// The graph edges that joined its signals, in arrival order.
     pub links: Vec<GraphEdge>,
     /// Its signals' nodes in the graph, one per signal (in the same order).
@@ -117,7 +120,7 @@ impl Incidents {
 
     /// Adds new signals (in event-time order); already-seen ones are ignored.
     /// Returns how many were new.
-    pub fn add(&mut self, signals: Vec<Signal>) -> usize {
+    pub fn add(&mut self, signals: Vec<Signal>) -> Result<usize> {
         let mut added = 0;
         for s in signals {
             let until = self.until(&s);
@@ -159,7 +162,7 @@ impl Incidents {
                             keys: BTreeSet::new(),
                             first: s.event_time,
                             last: until,
-                            events: BTreeMap::new(),
+                            events: HeldEvents::default(),
                             links: Vec::new(),
                             nodes: Vec::new(),
                             pairs: Vec::new(),
@@ -178,7 +181,7 @@ impl Incidents {
                     t.keys.extend(o.keys);
                     t.first = t.first.min(o.first);
                     t.last = t.last.max(o.last);
-                    t.events.extend(o.events);
+                    t.events.append(o.events)?;
                     t.links.extend(o.links);
                     t.nodes.extend(o.nodes);
                     t.pairs.extend(o.pairs);
@@ -194,7 +197,7 @@ impl Incidents {
             t.links.extend(edges.into_iter().map(|(_, e)| e));
             t.signals.push(s);
         }
-        added
+        Ok(added)
     }
 
     /// The open incidents.
@@ -202,39 +205,39 @@ impl Incidents {
         self.open.values()
     }
 
-    /// Whether [`Incidents::add_event`] would change the open incident `id` with this
-    /// event: it is not held yet, or held with a lower count. The context query finds an
-    /// incident's events again in every window of the look-back; checking this first spares
-    /// decoding rows that are already there.
-    pub fn wants(&self, id: &str, event_id: &str, count: i64) -> bool {
-        self.open
-            .get(id)
-            .is_some_and(|i| i.events.get(event_id).is_none_or(|e| count > e.count))
-    }
-
-    /// Adds a context event to an open incident, unless the event is evidence against a
-    /// subject that is not the incident's: it belongs to that subject's story (a pod's
-    /// history shows its node going NotReady, but that is the node's incident).
-    pub fn add_event(&mut self, id: &str, e: UnifiedEvent) {
-        if let Some(i) = self.open.get_mut(id) {
-            if let Some((subjects, _)) = self.evidence.get(&e.event_id)
+    /// Adds context rows (a `story_id` column beside the window's columns: what the
+    /// context query returns) to their open incidents. A row is left out when its event
+    /// is evidence against a subject that is not the incident's: it belongs to that
+    /// subject's story (a pod's history shows its node going NotReady, but that is the
+    /// node's incident). An event already held is replaced only by a row with a higher
+    /// count (see [`HeldEvents::add`]). Returns how many rows were taken.
+    pub fn add_context(&mut self, batch: &RecordBatch) -> Result<usize> {
+        let strings = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(as_strings)
+                .ok_or_else(|| Error::Internal(format!("context rows: `{name}`")))
+        };
+        let (stories, events) = (strings("story_id")?, strings("event_id")?);
+        let mut rows: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for r in 0..batch.num_rows() {
+            let Some(i) = self.open.get(stories.value(r)) else {
+                continue;
+            };
+            if let Some((subjects, _)) = self.evidence.get(events.value(r))
                 && !subjects.iter().any(|k| i.keys.contains(k))
             {
-                return;
+                continue;
             }
-            // A live Event seen again with a higher count (the reporter saw it again)
-            // replaces the older copy; anything else is a redelivery.
-            match i.events.entry(e.event_id.clone()) {
-                std::collections::btree_map::Entry::Occupied(mut o) => {
-                    if e.count > o.get().count {
-                        o.insert(e);
-                    }
-                }
-                std::collections::btree_map::Entry::Vacant(v) => {
-                    v.insert(e);
-                }
+            rows.entry(stories.value(r)).or_default().push(r);
+        }
+        let mut taken = 0;
+        for (id, rows) in rows {
+            if let Some(i) = self.open.get_mut(id) {
+                taken += i.events.add(batch, &rows)?;
             }
         }
+        Ok(taken)
     }
 
     /// Closes and returns incidents whose last signal is older than `before`.
@@ -271,7 +274,7 @@ impl Incidents {
     /// signal keeps the id. Published incidents (ids in `published`) keep their signals
     /// and their shape: consumers hold their id and what they were told. Returns how
     /// many incidents the splits made.
-    pub fn split_aged(&mut self, before: i64, published: &HashSet<String>) -> usize {
+    pub fn split_aged(&mut self, before: i64, published: &HashSet<String>) -> Result<usize> {
         let ids: Vec<String> = self
             .open
             .keys()
@@ -297,10 +300,10 @@ impl Incidents {
             let parts = self.components(&self.open[&id]);
             if parts.len() > 1 {
                 made += parts.len() - 1;
-                self.split(&id, parts);
+                self.split(&id, parts)?;
             }
         }
-        made
+        Ok(made)
     }
 
     /// The components of an incident's signals (indices into `signals`), joined by the
@@ -353,9 +356,9 @@ impl Incidents {
     /// keeps the id, its lifetime and the events no other part's signals are; the others
     /// become incidents with ids of their own (as if their first signal had started
     /// them), each with its signals' events and edges.
-    fn split(&mut self, id: &str, parts: Vec<Vec<usize>>) {
+    fn split(&mut self, id: &str, parts: Vec<Vec<usize>>) -> Result<()> {
         let Some(whole) = self.open.remove(id) else {
-            return;
+            return Ok(());
         };
         let mut part_of = vec![0; whole.signals.len()];
         for (p, members) in parts.iter().enumerate() {
@@ -371,7 +374,7 @@ impl Incidents {
                 keys: BTreeSet::new(),
                 first: i64::MAX,
                 last: i64::MIN,
-                events: BTreeMap::new(),
+                events: HeldEvents::default(),
                 links: Vec::new(),
                 nodes: Vec::new(),
                 pairs: Vec::new(),
@@ -405,11 +408,7 @@ impl Incidents {
             }
             let s = &t.signals[0];
             t.id = stable_id(&["story", &s.event_id, &s.subject_key()]);
-            for s in &t.signals {
-                if let Some(e) = events.remove(&s.event_id) {
-                    t.events.insert(s.event_id.clone(), e);
-                }
-            }
+            t.events = events.split_off(t.signals.iter().map(|s| s.event_id.as_str()))?;
         }
         made[0].events = events;
         for t in made {
@@ -418,6 +417,7 @@ impl Incidents {
             }
             self.open.insert(t.id.clone(), t);
         }
+        Ok(())
     }
 
     /// Forgets seen signals of events older than `before` (bounded memory); an event
@@ -431,6 +431,24 @@ impl Incidents {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    use arrow::array::StringArray;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use tapio_schemas::{UnifiedEvent, events_to_batch};
+
+    use crate::window_rows::window_rows;
+
+    /// Adds `e` to incident `id` as the context query would find it.
+    fn add_event(inc: &mut Incidents, id: &str, e: UnifiedEvent) {
+        let rows = window_rows(&events_to_batch(&[e])).unwrap();
+        let mut fields = vec![Field::new("story_id", DataType::Utf8, false)];
+        fields.extend(rows.schema().fields().iter().map(|f| f.as_ref().clone()));
+        let mut columns = vec![Arc::new(StringArray::from(vec![id])) as _];
+        columns.extend(rows.columns().iter().cloned());
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        inc.add_context(&batch).unwrap();
+    }
 
     fn sig(
         id: &str,
@@ -473,16 +491,16 @@ mod tests {
             )
         };
         // A back-off bumped six times in 20 minutes: going on until its last.
-        inc.add(vec![web("backoff", 0, 6, 20 * MIN)]);
+        inc.add(vec![web("backoff", 0, 6, 20 * MIN)]).unwrap();
         assert_eq!(inc.open().next().unwrap().last, 20 * MIN);
         assert_eq!(inc.close_before(20 * MIN).len(), 0);
         // The same Event seen again, bumped later (a live watch): later still.
-        inc.add(vec![web("backoff", 0, 8, 26 * MIN)]);
+        inc.add(vec![web("backoff", 0, 8, 26 * MIN)]).unwrap();
         assert_eq!(inc.open().next().unwrap().last, 26 * MIN);
         assert_eq!(inc.close_before(26 * MIN + 1).len(), 1);
         // Two occurrences two hours apart say nothing of the time between.
         let mut inc = Incidents::new(crate::graph::DEFAULT_THRESHOLD, 15 * MIN);
-        inc.add(vec![web("blips", 0, 2, 120 * MIN)]);
+        inc.add(vec![web("blips", 0, 2, 120 * MIN)]).unwrap();
         assert_eq!(inc.open().next().unwrap().last, 0);
     }
 
@@ -496,14 +514,16 @@ mod tests {
             ("Deployment", "web"),
             Some("ns/web-1"),
             Some("Deployment/ns/web"),
-        )]);
+        )])
+        .unwrap();
         inc.add(vec![sig(
             "b",
             2,
             ("Deployment", "db"),
             Some("ns/db-0"),
             Some("Deployment/ns/db"),
-        )]);
+        )])
+        .unwrap();
         assert_eq!(inc.open().count(), 2);
         // A signal blaming a ConfigMap for web's pod joins web's incident.
         inc.add(vec![sig(
@@ -512,7 +532,8 @@ mod tests {
             ("ConfigMap", "cfg"),
             Some("ns/web-1"),
             Some("Deployment/ns/web"),
-        )]);
+        )])
+        .unwrap();
         assert_eq!(inc.open().count(), 2);
         // A cascade signal from web's pod blaming db merges the two; the oldest id stays.
         let first_id = inc
@@ -527,7 +548,8 @@ mod tests {
             ("Deployment", "db"),
             Some("ns/web-2"),
             Some("Deployment/ns/web"),
-        )]);
+        )])
+        .unwrap();
         let all: Vec<_> = inc.open().collect();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].id, first_id);
@@ -540,14 +562,16 @@ mod tests {
                 ("Deployment", "db"),
                 Some("ns/web-2"),
                 Some("Deployment/ns/web")
-            )]),
+            )])
+            .unwrap(),
             0
         );
         // Closing by idle time.
         assert_eq!(inc.close_before(4).len(), 0);
         assert_eq!(inc.close_before(5).len(), 1);
         // After closing, the same subject starts a new incident.
-        inc.add(vec![sig("e", 100, ("Deployment", "db"), None, None)]);
+        inc.add(vec![sig("e", 100, ("Deployment", "db"), None, None)])
+            .unwrap();
         assert_eq!(inc.open().count(), 1);
         assert_ne!(inc.open().next().unwrap().id, first_id);
     }
@@ -573,7 +597,7 @@ mod tests {
     fn a_component_splits_when_the_evidence_joining_it_ages_out() {
         const MIN: i64 = 60;
         let mut inc = Incidents::new(crate::graph::DEFAULT_THRESHOLD, 15 * MIN);
-        inc.add(bridged());
+        inc.add(bridged()).unwrap();
         assert_eq!(inc.open().count(), 1, "the refused connection joins them");
         let id = inc.open().next().unwrap().id.clone();
         let ev = |id: &str| {
@@ -589,23 +613,23 @@ mod tests {
             e
         };
         for e in ["web", "refused", "db"] {
-            inc.add_event(&id, ev(e));
+            add_event(&mut inc, &id, ev(e));
         }
         let none = HashSet::default();
         // The look-back still holds the refused connection: one incident.
-        assert_eq!(inc.split_aged(MIN, &none), 0);
+        assert_eq!(inc.split_aged(MIN, &none).unwrap(), 0);
         assert_eq!(inc.open().count(), 1);
         // Past it, web-1 and db-0 are joined by nothing still in the look-back: two
         // incidents. web-1's (the first signal's) keeps the id and the aged signal it
         // was linked to first; db-0's is new, with its own signal's event.
-        assert_eq!(inc.split_aged(MIN + 1, &none), 1);
+        assert_eq!(inc.split_aged(MIN + 1, &none).unwrap(), 1);
         let parts: Vec<(&str, Vec<&str>, Vec<&str>, i64)> = inc
             .open()
             .map(|i| {
                 (
                     i.id.as_str(),
                     i.signals.iter().map(|s| s.event_id.as_str()).collect(),
-                    i.events.keys().map(String::as_str).collect(),
+                    i.events.ids().collect(),
                     i.last,
                 )
             })
@@ -629,21 +653,22 @@ mod tests {
             ("Pod", "db-0"),
             Some("ns/db-0"),
             None,
-        )]);
+        )])
+        .unwrap();
         let db = inc.open().find(|i| i.id == db_id).unwrap();
         assert_eq!(db.signals.len(), 2);
         assert_eq!(inc.open().count(), 2);
         // Nothing more to split.
-        assert_eq!(inc.split_aged(MIN + 1, &none), 0);
+        assert_eq!(inc.split_aged(MIN + 1, &none).unwrap(), 0);
     }
 
     #[test]
     fn a_published_incident_keeps_its_shape_when_evidence_ages() {
         const MIN: i64 = 60;
         let mut inc = Incidents::new(crate::graph::DEFAULT_THRESHOLD, 15 * MIN);
-        inc.add(bridged());
+        inc.add(bridged()).unwrap();
         let published: HashSet<String> = inc.open().map(|i| i.id.clone()).collect();
-        assert_eq!(inc.split_aged(MIN + 1, &published), 0);
+        assert_eq!(inc.split_aged(MIN + 1, &published).unwrap(), 0);
         assert_eq!(inc.open().count(), 1);
         assert_eq!(inc.graph_nodes(), 3, "its signals stay linkable");
     }
@@ -669,7 +694,7 @@ mod tests {
         web_2.pattern = "probe-failure";
         web_2.reason = "Unhealthy".into();
         let mut loose = Incidents::default();
-        loose.add(vec![web_1.clone(), web_2.clone()]);
+        loose.add(vec![web_1.clone(), web_2.clone()]).unwrap();
         let one: Vec<_> = loose.open().collect();
         assert_eq!(one.len(), 1);
         // The edge that joined them says why.
@@ -682,7 +707,7 @@ mod tests {
         assert!(link.edge.confidence < 0.7, "{link:?}");
         // At a stricter threshold they are two incidents.
         let mut strict = Incidents::new(0.7, 0);
-        strict.add(vec![web_1, web_2]);
+        strict.add(vec![web_1, web_2]).unwrap();
         assert_eq!(strict.open().count(), 2);
         assert!(strict.open().all(|i| i.links.is_empty()));
         // Closing takes their signals out of the graph.
@@ -711,14 +736,16 @@ mod tests {
             ("Node", "n1"),
             Some("ns/web-1"),
             None,
-        )]);
+        )])
+        .unwrap();
         inc.add(vec![sig(
             "web-crash",
             2,
             ("Deployment", "web"),
             Some("ns/web-1"),
             Some("Deployment/ns/web"),
-        )]);
+        )])
+        .unwrap();
         let web = inc
             .open()
             .find(|i| i.signals[0].event_id == "web-crash")
@@ -728,10 +755,10 @@ mod tests {
         // web-1's history: its node going NotReady is the node's evidence, not web's;
         // its own Events and web's own signals are web's context.
         for id in ["node-lost", "web-started", "web-crash"] {
-            inc.add_event(&web, ev(id));
+            add_event(&mut inc, &web, ev(id));
         }
         let web = inc.open().find(|i| i.id == web).unwrap();
-        let held: Vec<&str> = web.events.keys().map(String::as_str).collect();
+        let held: Vec<&str> = web.events.ids().collect();
         assert_eq!(held, ["web-crash", "web-started"]);
     }
 
@@ -744,14 +771,16 @@ mod tests {
             ("Node", "n1"),
             Some("ns/web-1"),
             Some("Deployment/ns/web"),
-        )]);
+        )])
+        .unwrap();
         inc.add(vec![sig(
             "b",
             2,
             ("Deployment", "web"),
             Some("ns/web-9"),
             Some("Deployment/ns/web"),
-        )]);
+        )])
+        .unwrap();
         assert_eq!(inc.open().count(), 2);
         // web-1 failing on its own is web's incident, not the node's.
         inc.add(vec![sig(
@@ -760,7 +789,8 @@ mod tests {
             ("Deployment", "web"),
             Some("ns/web-1"),
             Some("Deployment/ns/web"),
-        )]);
+        )])
+        .unwrap();
         assert_eq!(inc.open().count(), 2);
         // Another pod losing the same node joins the node's incident.
         inc.add(vec![sig(
@@ -769,7 +799,8 @@ mod tests {
             ("Node", "n1"),
             Some("ns/db-0"),
             Some("StatefulSet/ns/db"),
-        )]);
+        )])
+        .unwrap();
         let node = inc.open().find(|i| i.signals[0].event_id == "a").unwrap();
         assert_eq!(node.signals.len(), 2);
         assert_eq!(inc.open().count(), 2);

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod engine;
 pub mod graph;
+pub mod held_events;
 pub mod incidents;
 pub mod memory;
 pub mod patterns;

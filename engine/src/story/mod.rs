@@ -12,6 +12,7 @@ use tapio_schemas::{
     Affected, Correlation, Joined, Link, RootCause, Severity, Story, TimelineEntry, UnifiedEvent,
 };
 
+use crate::Result;
 use crate::incidents::Incident;
 use crate::patterns::{CASCADE, pattern};
 use crate::runner::Signal;
@@ -245,12 +246,13 @@ fn short_time(ns: i64) -> String {
 }
 
 /// Builds the story and its correlations; `None` when the evidence is below `threshold`.
+/// Fails only when the incident's held rows do not decode (a bug).
 pub fn assemble(
     inc: &Incident,
     services: &ServicesByPod,
     users: &PodsByObject,
     threshold: f64,
-) -> Option<(Story, Vec<Correlation>)> {
+) -> Result<Option<(Story, Vec<Correlation>)>> {
     build(inc, services, users, threshold, true)
 }
 
@@ -263,8 +265,8 @@ pub fn assemble_story(
     services: &ServicesByPod,
     users: &PodsByObject,
     threshold: f64,
-) -> Option<Story> {
-    build(inc, services, users, threshold, false).map(|(s, _)| s)
+) -> Result<Option<Story>> {
+    Ok(build(inc, services, users, threshold, false)?.map(|(s, _)| s))
 }
 
 fn build(
@@ -273,11 +275,14 @@ fn build(
     users: &PodsByObject,
     threshold: f64,
     correlations: bool,
-) -> Option<(Story, Vec<Correlation>)> {
+) -> Result<Option<(Story, Vec<Correlation>)>> {
     if inc.weight() < threshold {
-        return None;
+        return Ok(None);
     }
-    let (root, root_signals, cascade) = choose_root(&inc.signals, threshold)?;
+    let Some((root, root_signals, cascade)) = choose_root(&inc.signals, threshold) else {
+        return Ok(None);
+    };
+    let held = inc.events.decode()?;
     let root_key = format!("{}/{}/{}", root.kind, root.namespace, root.name);
 
     // Blast radius.
@@ -305,7 +310,7 @@ fn build(
             workloads.insert(s.subject_key());
         }
     }
-    for e in inc.events.values() {
+    for e in held.values() {
         if e.event_type == "k8s.service.no_endpoints" {
             svcs.insert(format!("{}/{}", e.object.namespace, e.object.name));
         }
@@ -322,7 +327,7 @@ fn build(
     }
     // A node's story tells of the pods that lost it.
     if root.kind == "Node" {
-        for e in inc.events.values() {
+        for e in held.values() {
             if e.node.as_deref() == Some(root.name.as_str())
                 && let Some(p) = &e.pod
                 && e.severity >= Severity::Warning
@@ -333,7 +338,7 @@ fn build(
     }
 
     // Timeline.
-    let mut events: Vec<&UnifiedEvent> = inc.events.values().collect();
+    let mut events: Vec<&UnifiedEvent> = held.values().collect();
     events.sort_by(|a, b| (a.event_time, &a.event_id).cmp(&(b.event_time, &b.event_id)));
     let first_pod = inc.signals.iter().find_map(|s| s.pod.clone());
     let signal_ids: BTreeSet<&str> = inc.signals.iter().map(|s| s.event_id.as_str()).collect();
@@ -399,7 +404,7 @@ fn build(
     let root_weight: f64 = root_signals.iter().map(|s| s.weight).sum();
     let layers: BTreeSet<&str> = root_signals
         .iter()
-        .filter_map(|s| inc.events.get(&s.event_id))
+        .filter_map(|s| held.get(&s.event_id))
         .map(|e| e.source.as_str())
         .collect();
     let root_priority = pattern(root.pattern).map(|p| p.priority).unwrap_or(0);
@@ -444,10 +449,7 @@ fn build(
         ));
         let mut seen_templates = BTreeSet::new();
         for s in sigs {
-            if let Some(m) = inc
-                .events
-                .get(&s.event_id)
-                .and_then(|e| e.message.as_deref())
+            if let Some(m) = held.get(&s.event_id).and_then(|e| e.message.as_deref())
                 && seen_templates.insert(tapio_udfs::msg_template::template(m))
                 && seen_templates.len() <= 2
             {
@@ -456,7 +458,7 @@ fn build(
         }
     }
     // A surge of events saying one thing is evidence of its own.
-    if let Some(b) = burst::strongest(inc.events.values()) {
+    if let Some(b) = burst::strongest(held.values()) {
         evidence.push(b.sentence());
     }
     if layers.len() >= 2 {
@@ -470,7 +472,7 @@ fn build(
     let severity = inc
         .signals
         .iter()
-        .filter_map(|s| inc.events.get(&s.event_id))
+        .filter_map(|s| held.get(&s.event_id))
         .map(|e| e.severity)
         .max()
         .unwrap_or(Severity::Error)
@@ -537,8 +539,7 @@ fn build(
         summary.push_str(&format!(" The timeline shows {} of them.", timeline.len()));
     }
 
-    let memory_limit = inc
-        .events
+    let memory_limit = held
         .values()
         .find_map(|e| e.attributes.get("memory_limit").cloned());
     let recommendations = recommend::recommend(
@@ -591,7 +592,7 @@ fn build(
     };
 
     if !correlations {
-        return Some((story, Vec::new()));
+        return Ok(Some((story, Vec::new())));
     }
     // Correlations: why each event is in the story.
     let root_pods: BTreeSet<&str> = root_signals
@@ -601,10 +602,10 @@ fn build(
     // Each event's link to the root's first event, in five dimensions.
     let root_event = root_signals
         .first()
-        .and_then(|s| inc.events.get(&s.event_id))
+        .and_then(|s| held.get(&s.event_id))
         .map(edges::Root::new);
     let link = |id: &str, cascade: bool| -> Link {
-        match (inc.events.get(id), &root_event) {
+        match (held.get(id), &root_event) {
             (Some(e), Some(r)) => {
                 let l = r.score(e, cascade);
                 Link {
@@ -677,5 +678,5 @@ fn build(
     corr.sort_by(|a, b| {
         (a.event_time, &a.event_id, &a.pattern).cmp(&(b.event_time, &b.event_id, &b.pattern))
     });
-    Some((story, corr))
+    Ok(Some((story, corr)))
 }

@@ -1,0 +1,452 @@
+//! The events an open incident holds (its signals' rows and its context), as Arrow rows
+//! rather than `UnifiedEvent` values: with a million events in the look-back, stories
+//! held 261k context events, and as values (their strings, maps and tree nodes) they
+//! took ~1.6 KB each, 410 MiB in all. Held as rows they take the window's ~450 bytes
+//! plus their id in the index. They become `UnifiedEvent`s only when a story is told
+//! ([`HeldEvents::decode`]): when it goes active and when it resolves.
+//!
+//! Rows come in small batches (a story's new rows of one window). Batches are merged as
+//! a binary counter carries: the last batch is merged into the one before once it holds
+//! as many live rows, so an incident holds O(log n) batches and each row is copied
+//! O(log n) times. A merge keeps only the live rows: an Event seen again with a higher
+//! count replaces its row, and the old one is dropped then.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{
+    Array, ArrayRef, Int64Array, RecordBatch, TimestampNanosecondArray, UInt32Array,
+};
+use arrow::compute::{cast, interleave, take};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use tapio_schemas::{UnifiedEvent, as_strings, events_from_batch};
+
+use crate::window_rows::window_schema;
+use crate::{Error, Result};
+
+/// The held rows' schema: the window's columns, dictionaries decoded to plain strings.
+/// A row taken from a window batch would otherwise keep that batch's whole dictionary
+/// (and, through it, the batch) alive.
+static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let window = window_schema();
+    let fields: Vec<Field> = window
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Dictionary(_, _) => Field::new(f.name(), DataType::Utf8, f.is_nullable()),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, window.metadata().clone()))
+});
+
+/// Where a held event's row is.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    batch: usize,
+    row: usize,
+    count: i64,
+}
+
+/// An incident's events, by id; see the module doc.
+#[derive(Debug, Clone, Default)]
+pub struct HeldEvents {
+    batches: Vec<RecordBatch>,
+    /// Per batch, the slots that were put in it (a slot that moved on is stale there).
+    members: Vec<Vec<usize>>,
+    slots: Vec<Slot>,
+    index: BTreeMap<String, usize>,
+    /// The earliest event time ever held (see `Engine::horizon`).
+    min_time: Option<i64>,
+}
+
+impl HeldEvents {
+    /// Events held.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Whether event `id` is held.
+    pub fn contains(&self, id: &str) -> bool {
+        self.index.contains_key(id)
+    }
+
+    /// The occurrence count of event `id` as held.
+    pub fn count_of(&self, id: &str) -> Option<i64> {
+        self.index.get(id).map(|s| self.slots[*s].count)
+    }
+
+    /// Ids of the held events, in order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.index.keys().map(String::as_str)
+    }
+
+    /// The earliest event time held, or ever held by a part split off.
+    pub fn min_time(&self) -> Option<i64> {
+        self.min_time
+    }
+
+    /// Adds `rows` of `batch` (the window's columns, by name; extra columns such as a
+    /// story id are ignored). An event already held is replaced only by a row with a
+    /// higher count (its reporter saw it again); anything else is a redelivery. Returns
+    /// how many rows were taken.
+    pub fn add(&mut self, batch: &RecordBatch, rows: &[usize]) -> Result<usize> {
+        let ids = column(batch, "event_id").and_then(|c| {
+            as_strings(c).ok_or_else(|| Error::Internal("held rows: event_id".into()))
+        })?;
+        let counts = typed::<Int64Array>(batch, "count")?;
+        let times = typed::<TimestampNanosecondArray>(batch, "event_time")?;
+        let count = |r: usize| {
+            if counts.is_null(r) {
+                1
+            } else {
+                counts.value(r)
+            }
+        };
+        // The row to keep per new id (the highest count among duplicates).
+        let mut keep: BTreeMap<&str, usize> = BTreeMap::new();
+        for &r in rows {
+            let id = ids.value(r);
+            if self.count_of(id).is_some_and(|held| count(r) <= held)
+                || keep.get(id).is_some_and(|k| count(*k) >= count(r))
+            {
+                continue;
+            }
+            keep.insert(id, r);
+        }
+        if keep.is_empty() {
+            return Ok(0);
+        }
+        let picked = UInt32Array::from_iter_values(keep.values().map(|r| *r as u32));
+        let columns = SCHEMA
+            .fields()
+            .iter()
+            .map(|f| {
+                let taken = take(column(batch, f.name())?.as_ref(), &picked, None)?;
+                Ok(if taken.data_type() == f.data_type() {
+                    taken
+                } else {
+                    cast(&taken, f.data_type())?
+                })
+            })
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let b = self.batches.len();
+        let mut members = Vec::with_capacity(keep.len());
+        for (row, (id, r)) in keep.iter().enumerate() {
+            let slot = Slot {
+                batch: b,
+                row,
+                count: count(*r),
+            };
+            let s = match self.index.get(*id) {
+                Some(s) => {
+                    self.slots[*s] = slot;
+                    *s
+                }
+                None => {
+                    self.slots.push(slot);
+                    self.index.insert(id.to_string(), self.slots.len() - 1);
+                    self.slots.len() - 1
+                }
+            };
+            members.push(s);
+            if !times.is_null(*r) {
+                let t = times.value(*r);
+                self.min_time = Some(self.min_time.map_or(t, |m| m.min(t)));
+            }
+        }
+        self.batches
+            .push(RecordBatch::try_new(SCHEMA.clone(), columns)?);
+        self.members.push(members);
+        self.merge_tail()?;
+        Ok(keep.len())
+    }
+
+    /// Takes in `other`'s events (an incident merged into this one's); an event held by
+    /// both keeps the row with the higher count.
+    pub fn append(&mut self, other: HeldEvents) -> Result<()> {
+        let offset = self.batches.len();
+        self.batches.extend(other.batches);
+        self.members
+            .extend(std::iter::repeat_with(Vec::new).take(other.members.len()));
+        for (id, s) in other.index {
+            let o = other.slots[s];
+            let slot = Slot {
+                batch: offset + o.batch,
+                ..o
+            };
+            let s = match self.index.get(&id) {
+                Some(s) if self.slots[*s].count >= o.count => continue,
+                Some(s) => {
+                    self.slots[*s] = slot;
+                    *s
+                }
+                None => {
+                    self.slots.push(slot);
+                    self.index.insert(id, self.slots.len() - 1);
+                    self.slots.len() - 1
+                }
+            };
+            self.members[slot.batch].push(s);
+        }
+        self.min_time = match (self.min_time, other.min_time) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.merge_tail()
+    }
+
+    /// Moves the events of `ids` that are held into a new set (a part split off the
+    /// incident).
+    pub fn split_off<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> Result<HeldEvents> {
+        let mut moved: Vec<(String, Slot)> = Vec::new();
+        for id in ids {
+            if let Some(s) = self.index.remove(id) {
+                moved.push((id.to_string(), self.slots[s]));
+                self.slots[s].batch = usize::MAX;
+            }
+        }
+        moved.sort_by(|a, b| a.0.cmp(&b.0));
+        moved.dedup_by(|a, b| a.0 == b.0);
+        let mut out = HeldEvents::default();
+        if moved.is_empty() {
+            return Ok(out);
+        }
+        let at: Vec<(usize, usize)> = moved.iter().map(|(_, s)| (s.batch, s.row)).collect();
+        let batch = self.gather(&at)?;
+        let times = typed::<TimestampNanosecondArray>(&batch, "event_time")?;
+        out.min_time = times.iter().flatten().min();
+        out.batches.push(batch);
+        out.members.push((0..moved.len()).collect());
+        for (row, (id, s)) in moved.into_iter().enumerate() {
+            out.slots.push(Slot {
+                batch: 0,
+                row,
+                count: s.count,
+            });
+            out.index.insert(id, row);
+        }
+        Ok(out)
+    }
+
+    /// The held events as values, by id. Each batch decodes as it is (a replaced row
+    /// decodes too, and is dropped): gathering the live rows first would copy them all.
+    pub fn decode(&self) -> Result<BTreeMap<String, UnifiedEvent>> {
+        let mut decoded: Vec<Vec<Option<UnifiedEvent>>> = self
+            .batches
+            .iter()
+            .map(|b| Ok(events_from_batch(b)?.into_iter().map(Some).collect()))
+            .collect::<Result<_>>()?;
+        self.index
+            .iter()
+            .map(|(id, s)| {
+                let Slot { batch, row, .. } = self.slots[*s];
+                let e = decoded
+                    .get_mut(batch)
+                    .and_then(|b| b.get_mut(row))
+                    .and_then(Option::take)
+                    .ok_or_else(|| Error::Internal(format!("held event {id} has no row")))?;
+                Ok((id.clone(), e))
+            })
+            .collect()
+    }
+
+    /// Batches held (for tests of the merging).
+    pub fn batches(&self) -> usize {
+        self.batches.len()
+    }
+
+    /// One batch of the rows at `(batch, row)`, in that order.
+    fn gather(&self, at: &[(usize, usize)]) -> Result<RecordBatch> {
+        let columns = (0..SCHEMA.fields().len())
+            .map(|c| {
+                let arrays: Vec<&dyn Array> =
+                    self.batches.iter().map(|b| b.column(c).as_ref()).collect();
+                Ok(interleave(&arrays, at)?)
+            })
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        Ok(RecordBatch::try_new(SCHEMA.clone(), columns)?)
+    }
+
+    /// Live rows of batch `b`: (slot, row), in row order.
+    fn live(&self, b: usize) -> Vec<(usize, usize)> {
+        let mut rows: Vec<(usize, usize)> = self.members[b]
+            .iter()
+            .filter(|s| self.slots[**s].batch == b)
+            .map(|s| (*s, self.slots[*s].row))
+            .collect();
+        rows.sort_by_key(|r| r.1);
+        rows.dedup();
+        rows
+    }
+
+    /// Merges the last batch into the one before while it holds as many live rows.
+    fn merge_tail(&mut self) -> Result<()> {
+        while self.batches.len() >= 2 {
+            let (a, b) = (self.batches.len() - 2, self.batches.len() - 1);
+            let (la, lb) = (self.live(a), self.live(b));
+            if lb.len() < la.len() {
+                break;
+            }
+            let at: Vec<(usize, usize)> = la
+                .iter()
+                .map(|(_, r)| (a, *r))
+                .chain(lb.iter().map(|(_, r)| (b, *r)))
+                .collect();
+            let merged = self.gather(&at)?;
+            self.batches.truncate(a);
+            self.members.truncate(a);
+            let mut members = Vec::with_capacity(at.len());
+            for (row, (s, _)) in la.into_iter().chain(lb).enumerate() {
+                self.slots[s].batch = a;
+                self.slots[s].row = row;
+                members.push(s);
+            }
+            self.batches.push(merged);
+            self.members.push(members);
+        }
+        Ok(())
+    }
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("held rows: no `{name}` column")))
+}
+
+fn typed<'a, T: Array + 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T> {
+    column(batch, name)?
+        .as_any()
+        .downcast_ref::<T>()
+        .ok_or_else(|| Error::Internal(format!("held rows: `{name}` of another type")))
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::ArrayData;
+    use tapio_schemas::{ObjectRef, Severity, events_to_batch};
+
+    use super::*;
+    use crate::window_rows::window_rows;
+
+    fn event(id: &str, t: i64, count: i64) -> UnifiedEvent {
+        let mut e = UnifiedEvent::new(
+            id.into(),
+            t,
+            "k8s-event",
+            "k8s.event",
+            Severity::Warning,
+            ObjectRef::new("Pod", "shop", "api-1"),
+        );
+        e.count = count;
+        e.pod = Some("api-1".into());
+        e.node = Some("n1".into());
+        e.reason = Some("BackOff".into());
+        e.message = Some(format!("Back-off restarting failed container app ({id})"));
+        e.owner_chain = vec!["ReplicaSet/api-7f".into(), "Deployment/api".into()];
+        e.attributes.insert("reporter".into(), "kubelet".into());
+        e
+    }
+
+    /// `events` as the window holds them.
+    fn rows(events: &[UnifiedEvent]) -> RecordBatch {
+        window_rows(&events_to_batch(events)).unwrap()
+    }
+
+    #[test]
+    fn rows_added_window_by_window_decode_as_the_events_in_few_batches() {
+        let mut held = HeldEvents::default();
+        let mut want = BTreeMap::new();
+        for w in 0..200 {
+            let events: Vec<_> = (0..5)
+                .map(|k| event(&format!("e{:04}", w * 5 + k), (w * 60 + k) as i64, 1))
+                .collect();
+            assert_eq!(held.add(&rows(&events), &[0, 1, 2, 3, 4]).unwrap(), 5);
+            want.extend(events.into_iter().map(|e| (e.event_id.clone(), e)));
+        }
+        assert_eq!(held.len(), 1000);
+        assert!(held.batches() <= 9, "{} batches", held.batches());
+        assert_eq!(held.decode().unwrap(), want);
+        assert_eq!(held.min_time(), Some(0));
+    }
+
+    #[test]
+    fn an_event_seen_again_with_a_higher_count_replaces_its_row() {
+        let mut held = HeldEvents::default();
+        held.add(&rows(&[event("a", 0, 1), event("b", 0, 1)]), &[0, 1])
+            .unwrap();
+        // A redelivery changes nothing.
+        assert_eq!(held.add(&rows(&[event("a", 0, 1)]), &[0]).unwrap(), 0);
+        // Of two sightings in one batch, the higher count is kept.
+        let again = rows(&[event("a", 0, 3), event("a", 0, 2)]);
+        assert_eq!(held.add(&again, &[0, 1]).unwrap(), 1);
+        assert_eq!(held.count_of("a"), Some(3));
+        assert_eq!(held.decode().unwrap()["a"].count, 3);
+        // The merge that followed kept only the live rows.
+        let kept: usize = held.batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!((held.batches(), kept), (1, 2));
+    }
+
+    #[test]
+    fn split_off_and_append_move_events_between_incidents() {
+        let mut held = HeldEvents::default();
+        let three = rows(&[event("a", 0, 1), event("b", 5, 1), event("c", 9, 1)]);
+        held.add(&three, &[0, 1, 2]).unwrap();
+        let part = held.split_off(["b", "c", "not-held"]).unwrap();
+        assert_eq!(held.ids().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(part.ids().collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(part.min_time(), Some(5));
+        assert_eq!(held.decode().unwrap().len(), 1);
+        // Merging back, with another part holding `a` seen more often.
+        let mut other = HeldEvents::default();
+        other.add(&rows(&[event("a", 0, 4)]), &[0]).unwrap();
+        held.append(part).unwrap();
+        held.append(other).unwrap();
+        let all = held.decode().unwrap();
+        assert_eq!(all.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(all["a"].count, 4);
+        assert_eq!(all["c"], event("c", 9, 1));
+    }
+
+    /// A held row keeps nothing of the window batch it came from (that batch leaves the
+    /// window while the story goes on): a taken dictionary column would keep its values.
+    #[test]
+    fn held_rows_hold_nothing_of_the_window_batch() {
+        fn pointers(d: &ArrayData, out: &mut Vec<(usize, usize)>) {
+            out.extend(d.buffers().iter().map(|b| (b.as_ptr() as usize, b.len())));
+            out.extend(
+                d.nulls()
+                    .map(|n| (n.buffer().as_ptr() as usize, n.buffer().len())),
+            );
+            d.child_data().iter().for_each(|c| pointers(c, out));
+        }
+        let all = |b: &RecordBatch| {
+            let mut out = Vec::new();
+            b.columns()
+                .iter()
+                .for_each(|c| pointers(&c.to_data(), &mut out));
+            out
+        };
+        let window = rows(&[event("a", 0, 1), event("b", 0, 1)]);
+        let within = |b: &RecordBatch| {
+            let source = all(&window);
+            all(b)
+                .iter()
+                .filter(|(p, _)| source.iter().any(|(s, n)| (*s..*s + n.max(&1)).contains(p)))
+                .count()
+        };
+        let mut held = HeldEvents::default();
+        held.add(&window, &[1]).unwrap();
+        assert_eq!(within(&held.batches[0]), 0);
+        // The check can fail: a row taken as is shares the dictionaries.
+        let taken =
+            arrow::compute::take_record_batch(&window, &UInt32Array::from(vec![1])).unwrap();
+        assert!(within(&taken) > 0);
+    }
+}
