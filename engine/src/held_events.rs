@@ -3,7 +3,9 @@
 //! held 261k context events, and as values (their strings, maps and tree nodes) they
 //! took ~1.6 KB each, 410 MiB in all. Held as rows they take the window's ~450 bytes
 //! plus their id in the index. They become `UnifiedEvent`s only when a story is told
-//! ([`HeldEvents::decode`]): when it goes active and when it resolves.
+//! ([`HeldEvents::decode`]): when it goes active and when it resolves. An incident of a
+//! few events (most of them: a probe blip, one back-off) keeps them as values, which
+//! costs less than Arrow batches of a row or two.
 //!
 //! Rows come in small batches (a story's new rows of one window). Batches are merged as
 //! a binary counter carries: the last batch is merged into the one before once it holds
@@ -19,9 +21,9 @@ use arrow::array::{
 };
 use arrow::compute::{cast, interleave, take};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use tapio_schemas::{UnifiedEvent, as_strings, events_from_batch};
+use tapio_schemas::{UnifiedEvent, as_strings, events_from_batch, events_to_batch};
 
-use crate::window_rows::window_schema;
+use crate::window_rows::{window_rows, window_schema};
 use crate::{Error, Result};
 
 /// The held rows' schema: the window's columns, dictionaries decoded to plain strings.
@@ -40,6 +42,140 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new_with_metadata(fields, window.metadata().clone()))
 });
 
+/// Events an incident holds before they are worth rows: a probe blip's one event as an
+/// Arrow batch of its own costs ~10 KB (each of 24 columns its own small buffers), as a
+/// value ~1.6 KB, and most incidents never grow past a few events.
+const FEW: usize = 16;
+
+/// An incident's events, by id; see the module doc. Up to [`FEW`] are kept as values.
+#[derive(Debug, Clone, Default)]
+pub struct HeldEvents {
+    few: BTreeMap<String, UnifiedEvent>,
+    rows: Rows,
+}
+
+impl HeldEvents {
+    /// Events held.
+    pub fn len(&self) -> usize {
+        self.few.len() + self.rows.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether event `id` is held.
+    pub fn contains(&self, id: &str) -> bool {
+        self.count_of(id).is_some()
+    }
+
+    /// The occurrence count of event `id` as held.
+    pub fn count_of(&self, id: &str) -> Option<i64> {
+        self.few
+            .get(id)
+            .map(|e| e.count)
+            .or_else(|| self.rows.count_of(id))
+    }
+
+    /// Ids of the held events, in order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        // One of the two is empty.
+        self.few.keys().map(String::as_str).chain(self.rows.ids())
+    }
+
+    /// The earliest event time held, or ever held by a part split off.
+    pub fn min_time(&self) -> Option<i64> {
+        let few = self.few.values().map(|e| e.event_time).min();
+        match (few, self.rows.min_time()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Adds `rows` of `batch` (the window's columns, by name; extra columns such as a
+    /// story id are ignored). An event already held is replaced only by a row with a
+    /// higher count (its reporter saw it again); anything else is a redelivery. Returns
+    /// how many rows were taken.
+    pub fn add(&mut self, batch: &RecordBatch, rows: &[usize]) -> Result<usize> {
+        if !self.rows.is_empty() || self.few.len() + rows.len() > FEW {
+            self.keep_as_rows()?;
+            return self.rows.add(batch, rows);
+        }
+        let picked = UInt32Array::from_iter_values(rows.iter().map(|r| *r as u32));
+        let columns = window_schema()
+            .fields()
+            .iter()
+            .map(|f| Ok(take(column(batch, f.name())?.as_ref(), &picked, None)?))
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let taken = RecordBatch::try_new(window_schema(), columns)?;
+        let mut added = 0;
+        for e in events_from_batch(&taken)? {
+            if self
+                .few
+                .get(&e.event_id)
+                .is_some_and(|h| e.count <= h.count)
+            {
+                continue;
+            }
+            self.few.insert(e.event_id.clone(), e);
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    /// Takes in `other`'s events (an incident merged into this one's); an event held by
+    /// both keeps the copy with the higher count.
+    pub fn append(&mut self, mut other: HeldEvents) -> Result<()> {
+        if self.rows.is_empty() && other.rows.is_empty() && self.len() + other.len() <= FEW {
+            for (id, e) in other.few {
+                if self.few.get(&id).is_none_or(|h| e.count > h.count) {
+                    self.few.insert(id, e);
+                }
+            }
+            return Ok(());
+        }
+        self.keep_as_rows()?;
+        other.keep_as_rows()?;
+        self.rows.append(other.rows)
+    }
+
+    /// Moves the events of `ids` that are held into a new set (a part split off the
+    /// incident).
+    pub fn split_off<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> Result<HeldEvents> {
+        let ids: Vec<&str> = ids.into_iter().collect();
+        let mut out = HeldEvents::default();
+        for id in &ids {
+            if let Some(e) = self.few.remove(*id) {
+                out.few.insert(id.to_string(), e);
+            }
+        }
+        out.rows = self.rows.split_off(ids)?;
+        Ok(out)
+    }
+
+    /// The held events as values, by id.
+    pub fn decode(&self) -> Result<BTreeMap<String, UnifiedEvent>> {
+        if self.rows.is_empty() {
+            return Ok(self.few.clone());
+        }
+        self.rows.decode()
+    }
+
+    /// Moves the events held as values into rows.
+    fn keep_as_rows(&mut self) -> Result<()> {
+        if self.few.is_empty() {
+            return Ok(());
+        }
+        let few = std::mem::take(&mut self.few);
+        let events: Vec<UnifiedEvent> = few.into_values().collect();
+        let batch = window_rows(&events_to_batch(&events))?;
+        let all: Vec<usize> = (0..batch.num_rows()).collect();
+        self.rows.add(&batch, &all)?;
+        Ok(())
+    }
+}
+
 /// Where a held event's row is.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
@@ -48,9 +184,9 @@ struct Slot {
     count: i64,
 }
 
-/// An incident's events, by id; see the module doc.
+/// Events held as rows.
 #[derive(Debug, Clone, Default)]
-pub struct HeldEvents {
+struct Rows {
     batches: Vec<RecordBatch>,
     /// Per batch, the slots that were put in it (a slot that moved on is stale there).
     members: Vec<Vec<usize>>,
@@ -60,20 +196,15 @@ pub struct HeldEvents {
     min_time: Option<i64>,
 }
 
-impl HeldEvents {
+impl Rows {
     /// Events held.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.index.len()
     }
 
     /// Whether none is held.
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.index.is_empty()
-    }
-
-    /// Whether event `id` is held.
-    pub fn contains(&self, id: &str) -> bool {
-        self.index.contains_key(id)
     }
 
     /// The occurrence count of event `id` as held.
@@ -169,7 +300,7 @@ impl HeldEvents {
 
     /// Takes in `other`'s events (an incident merged into this one's); an event held by
     /// both keeps the row with the higher count.
-    pub fn append(&mut self, other: HeldEvents) -> Result<()> {
+    pub fn append(&mut self, other: Rows) -> Result<()> {
         let offset = self.batches.len();
         self.batches.extend(other.batches);
         self.members
@@ -203,7 +334,7 @@ impl HeldEvents {
 
     /// Moves the events of `ids` that are held into a new set (a part split off the
     /// incident).
-    pub fn split_off<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> Result<HeldEvents> {
+    pub fn split_off<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> Result<Rows> {
         let mut moved: Vec<(String, Slot)> = Vec::new();
         for id in ids {
             if let Some(s) = self.index.remove(id) {
@@ -213,7 +344,7 @@ impl HeldEvents {
         }
         moved.sort_by(|a, b| a.0.cmp(&b.0));
         moved.dedup_by(|a, b| a.0 == b.0);
-        let mut out = HeldEvents::default();
+        let mut out = Rows::default();
         if moved.is_empty() {
             return Ok(out);
         }
@@ -254,11 +385,6 @@ impl HeldEvents {
                 Ok((id.clone(), e))
             })
             .collect()
-    }
-
-    /// Batches held (for tests of the merging).
-    pub fn batches(&self) -> usize {
-        self.batches.len()
     }
 
     /// One batch of the rows at `(batch, row)`, in that order.
@@ -333,7 +459,6 @@ mod tests {
     use tapio_schemas::{ObjectRef, Severity, events_to_batch};
 
     use super::*;
-    use crate::window_rows::window_rows;
 
     fn event(id: &str, t: i64, count: i64) -> UnifiedEvent {
         let mut e = UnifiedEvent::new(
@@ -371,26 +496,55 @@ mod tests {
             want.extend(events.into_iter().map(|e| (e.event_id.clone(), e)));
         }
         assert_eq!(held.len(), 1000);
-        assert!(held.batches() <= 9, "{} batches", held.batches());
+        let batches = held.rows.batches.len();
+        assert!(batches <= 9, "{batches} batches");
         assert_eq!(held.decode().unwrap(), want);
         assert_eq!(held.min_time(), Some(0));
     }
 
+    /// `n` events, `f0`…: enough to be held as rows.
+    fn filler(n: usize) -> (RecordBatch, Vec<usize>) {
+        let events: Vec<_> = (0..n).map(|i| event(&format!("f{i:02}"), 0, 1)).collect();
+        (rows(&events), (0..n).collect())
+    }
+
+    #[test]
+    fn a_few_events_are_values_and_more_are_rows() {
+        let mut held = HeldEvents::default();
+        let (few, all) = filler(FEW);
+        held.add(&few, &all).unwrap();
+        assert!(held.rows.is_empty());
+        held.add(&rows(&[event("a", 0, 1)]), &[0]).unwrap();
+        assert!(held.few.is_empty());
+        assert_eq!(held.rows.len(), FEW + 1);
+        assert_eq!(held.decode().unwrap()["a"], event("a", 0, 1));
+    }
+
     #[test]
     fn an_event_seen_again_with_a_higher_count_replaces_its_row() {
-        let mut held = HeldEvents::default();
+        for filled in [0, FEW] {
+            let mut held = HeldEvents::default();
+            let (fill, all) = filler(filled);
+            held.add(&fill, &all).unwrap();
+            held.add(&rows(&[event("a", 0, 1), event("b", 0, 1)]), &[0, 1])
+                .unwrap();
+            // A redelivery changes nothing.
+            assert_eq!(held.add(&rows(&[event("a", 0, 1)]), &[0]).unwrap(), 0);
+            // Of two sightings in one batch, the higher count is kept.
+            let again = rows(&[event("a", 0, 3), event("a", 0, 2)]);
+            assert_eq!(held.add(&again, &[0, 1]).unwrap(), 1);
+            assert_eq!(held.count_of("a"), Some(3));
+            assert_eq!(held.decode().unwrap()["a"].count, 3);
+            assert_eq!(held.len(), filled + 2);
+        }
+        // As rows, a merge keeps only the live ones: `a`'s new row catches up with the
+        // batch before it (one live row, `b`), and the old row of `a` is dropped.
+        let mut held = Rows::default();
         held.add(&rows(&[event("a", 0, 1), event("b", 0, 1)]), &[0, 1])
             .unwrap();
-        // A redelivery changes nothing.
-        assert_eq!(held.add(&rows(&[event("a", 0, 1)]), &[0]).unwrap(), 0);
-        // Of two sightings in one batch, the higher count is kept.
-        let again = rows(&[event("a", 0, 3), event("a", 0, 2)]);
-        assert_eq!(held.add(&again, &[0, 1]).unwrap(), 1);
-        assert_eq!(held.count_of("a"), Some(3));
-        assert_eq!(held.decode().unwrap()["a"].count, 3);
-        // The merge that followed kept only the live rows.
-        let kept: usize = held.batches.iter().map(|b| b.num_rows()).sum();
-        assert_eq!((held.batches(), kept), (1, 2));
+        held.add(&rows(&[event("a", 0, 2)]), &[0]).unwrap();
+        let kept: Vec<usize> = held.batches.iter().map(|b| b.num_rows()).collect();
+        assert_eq!(kept, [2]);
     }
 
     #[test]
@@ -433,7 +587,7 @@ mod tests {
                 .for_each(|c| pointers(&c.to_data(), &mut out));
             out
         };
-        let window = rows(&[event("a", 0, 1), event("b", 0, 1)]);
+        let (window, every) = filler(FEW + 1);
         let within = |b: &RecordBatch| {
             let source = all(&window);
             all(b)
@@ -442,8 +596,8 @@ mod tests {
                 .count()
         };
         let mut held = HeldEvents::default();
-        held.add(&window, &[1]).unwrap();
-        assert_eq!(within(&held.batches[0]), 0);
+        held.add(&window, &every).unwrap();
+        assert_eq!(within(&held.rows.batches[0]), 0);
         // The check can fail: a row taken as is shares the dictionaries.
         let taken =
             arrow::compute::take_record_batch(&window, &UInt32Array::from(vec![1])).unwrap();
