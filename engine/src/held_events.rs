@@ -151,6 +151,10 @@ impl HeldEvents {
             }
         }
         out.rows = self.rows.split_off(ids)?;
+        if self.rows.is_empty() {
+            // Only replaced or moved rows are left: free them.
+            self.rows = Rows::default();
+        }
         Ok(out)
     }
 
@@ -566,6 +570,14 @@ mod tests {
         assert_eq!(all.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
         assert_eq!(all["a"].count, 4);
         assert_eq!(all["c"], event("c", 9, 1));
+        // Held as rows, moving every one out frees the batches left behind.
+        let mut held = HeldEvents::default();
+        let (fill, every) = filler(FEW + 1);
+        held.add(&fill, &every).unwrap();
+        let ids: Vec<String> = held.ids().map(String::from).collect();
+        let part = held.split_off(ids.iter().map(String::as_str)).unwrap();
+        assert_eq!(part.decode().unwrap().len(), FEW + 1);
+        assert_eq!((held.len(), held.rows.batches.len()), (0, 0));
     }
 
     /// A held row keeps nothing of the window batch it came from (that batch leaves the
