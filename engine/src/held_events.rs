@@ -65,11 +65,6 @@ impl HeldEvents {
         self.len() == 0
     }
 
-    /// Whether event `id` is held.
-    pub fn contains(&self, id: &str) -> bool {
-        self.count_of(id).is_some()
-    }
-
     /// The occurrence count of event `id` as held.
     pub fn count_of(&self, id: &str) -> Option<i64> {
         self.few
