@@ -27,11 +27,10 @@
 
 use ahash::HashMap;
 use tapio_udfs::minhash::{self, K};
-use tapio_udfs::msg_template::template;
 
 use crate::patterns::CASCADE;
 use crate::runner::Signal;
-use crate::story::edges::Edge;
+use crate::story::edges::{Edge, TemplateSignatures, round};
 
 /// Newest signals remembered per link key: candidates for a new signal's edges.
 pub const FANOUT: usize = 4;
@@ -149,7 +148,7 @@ fn score(a: &Node, b: &Node) -> Edge {
         0.0
     };
     let said = match (&a.signature, &b.signature) {
-        (Some(x), Some(y)) => (minhash::agreement(x, y) * 1000.0).round() / 1000.0,
+        (Some(x), Some(y)) => round(minhash::agreement(x, y)),
         _ if a.reason == b.reason => 1.0,
         _ => 0.0,
     };
@@ -168,7 +167,7 @@ pub struct Graph {
     /// Link key → its newest nodes, oldest first.
     index: HashMap<String, Vec<NodeId>>,
     /// MinHash signatures of the message templates met (see [`TEMPLATES_CACHED`]).
-    templates: HashMap<String, Option<[u32; K]>>,
+    templates: TemplateSignatures,
     next: NodeId,
     threshold: f64,
 }
@@ -185,7 +184,7 @@ impl Graph {
         Graph {
             nodes: HashMap::default(),
             index: HashMap::default(),
-            templates: HashMap::default(),
+            templates: TemplateSignatures::new(TEMPLATES_CACHED),
             next: 0,
             threshold,
         }
@@ -216,7 +215,7 @@ impl Graph {
             node: s.node.clone(),
             keys: keys(s),
             hint: s.weight < HINT_WEIGHT,
-            signature: s.message.as_deref().and_then(|m| self.signature(m)),
+            signature: s.message.as_deref().and_then(|m| self.templates.of(m)),
         };
         let mut candidates: Vec<NodeId> = node
             .keys
@@ -262,20 +261,6 @@ impl Graph {
     /// aged out, see [`crate::incidents::Incidents::split_aged`]).
     pub fn contains(&self, id: NodeId) -> bool {
         self.nodes.contains_key(&id)
-    }
-
-    /// The MinHash of `message`'s template, computed once per template.
-    fn signature(&mut self, message: &str) -> Option<[u32; K]> {
-        let t = template(message);
-        if let Some(s) = self.templates.get(&t) {
-            return *s;
-        }
-        if self.templates.len() >= TEMPLATES_CACHED {
-            self.templates.clear();
-        }
-        let s = minhash::signature(&t);
-        self.templates.insert(t, s);
-        s
     }
 
     /// The link keys of a node ([`keys`] of its signal).

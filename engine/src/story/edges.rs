@@ -56,6 +56,39 @@ fn signature(e: &UnifiedEvent) -> Option<[u32; K]> {
     minhash::signature(&template(e.message.as_deref()?))
 }
 
+/// MinHash signatures of message templates, computed once per template: failures say a
+/// few things many times, and the masking and MinHash are most of a semantic score's
+/// cost. Holds at most `cap` templates; past it the cache starts again.
+#[derive(Debug)]
+pub struct TemplateSignatures {
+    by_template: HashMap<String, Option<[u32; K]>>,
+    cap: usize,
+}
+
+impl TemplateSignatures {
+    /// An empty cache of at most `cap` templates.
+    pub fn new(cap: usize) -> Self {
+        TemplateSignatures {
+            by_template: HashMap::new(),
+            cap,
+        }
+    }
+
+    /// The signature of `message`'s template.
+    pub fn of(&mut self, message: &str) -> Option<[u32; K]> {
+        let t = template(message);
+        if let Some(s) = self.by_template.get(&t) {
+            return *s;
+        }
+        if self.by_template.len() >= self.cap {
+            self.by_template.clear();
+        }
+        let s = minhash::signature(&t);
+        self.by_template.insert(t, s);
+        s
+    }
+}
+
 /// A story's root-cause event, with its message's signature computed once for all the
 /// events scored against it, and the signatures of the templates met so far: a story's
 /// thousand events say a few things many times, and the MinHash was most of the cost of
@@ -63,7 +96,7 @@ fn signature(e: &UnifiedEvent) -> Option<[u32; K]> {
 pub struct Root<'a> {
     event: &'a UnifiedEvent,
     signature: Option<[u32; K]>,
-    by_template: RefCell<HashMap<String, Option<[u32; K]>>>,
+    templates: RefCell<TemplateSignatures>,
 }
 
 impl<'a> Root<'a> {
@@ -72,21 +105,17 @@ impl<'a> Root<'a> {
         Root {
             event,
             signature: signature(event),
-            by_template: RefCell::default(),
+            // A story's events: all of its templates.
+            templates: RefCell::new(TemplateSignatures::new(usize::MAX)),
         }
     }
 
     /// Scores `e`'s link to the root; `cascade` when a cascade pattern linked it.
     pub fn score(&self, e: &UnifiedEvent, cascade: bool) -> Edge {
-        let sig = e.message.as_deref().and_then(|m| {
-            let t = template(m);
-            if let Some(s) = self.by_template.borrow().get(&t) {
-                return *s;
-            }
-            let s = minhash::signature(&t);
-            self.by_template.borrow_mut().insert(t, s);
-            s
-        });
+        let sig = e
+            .message
+            .as_deref()
+            .and_then(|m| self.templates.borrow_mut().of(m));
         score(e, self.event, sig, self.signature.as_ref(), cascade)
     }
 }
@@ -162,7 +191,7 @@ impl Edge {
 }
 
 /// Three decimals: what a person reading the table can use.
-fn round(v: f64) -> f64 {
+pub(crate) fn round(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
