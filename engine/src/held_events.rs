@@ -19,7 +19,7 @@ use std::sync::{Arc, LazyLock};
 use arrow::array::{
     Array, ArrayRef, Int64Array, RecordBatch, TimestampNanosecondArray, UInt32Array,
 };
-use arrow::compute::{cast, interleave, take};
+use arrow::compute::{cast, interleave, take, take_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use tapio_schemas::{UnifiedEvent, as_strings, events_from_batch, events_to_batch};
 
@@ -98,14 +98,9 @@ impl HeldEvents {
             return self.rows.add(batch, rows);
         }
         let picked = UInt32Array::from_iter_values(rows.iter().map(|r| *r as u32));
-        let columns = window_schema()
-            .fields()
-            .iter()
-            .map(|f| Ok(take(column(batch, f.name())?.as_ref(), &picked, None)?))
-            .collect::<Result<Vec<ArrayRef>>>()?;
-        let taken = RecordBatch::try_new(window_schema(), columns)?;
         let mut added = 0;
-        for e in events_from_batch(&taken)? {
+        // Columns are read by name: a story id beside them is passed over.
+        for e in events_from_batch(&take_record_batch(batch, &picked)?)? {
             if self
                 .few
                 .get(&e.event_id)
