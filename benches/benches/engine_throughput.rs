@@ -31,6 +31,10 @@
 //! before it would have arrived at that rate, and a window's latency is counted from the
 //! arrival of the message that closed it (queueing included when the engine falls
 //! behind) to the return of its story updates.
+//! `TAPIO_BENCH_KEEP=DIR` writes the engine phase's input (topology, IPC messages,
+//! labels) to DIR and keeps it: `TAPIO_BENCH_ENGINE=DIR TAPIO_BENCH_LOOKBACK=SECS` then
+//! reruns that phase alone (its JSON result on stdout), to compare builds on one input
+//! without generating it again (the 48k-pod case takes minutes).
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -223,7 +227,13 @@ async fn one(case: Case) {
     let s = scenario(case);
     let t = Instant::now();
     let g = generate(&s).expect("scenario");
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = match std::env::var("TAPIO_BENCH_KEEP") {
+        Ok(keep) => tempfile::Builder::new()
+            .disable_cleanup(true)
+            .tempdir_in(keep)
+            .expect("kept dir"),
+        Err(_) => tempfile::tempdir().expect("temp dir"),
+    };
     write(dir.path(), &g).expect("write capture");
     drop(g);
     eprintln!(
@@ -318,6 +328,9 @@ async fn one(case: Case) {
         .output()
         .expect("run the engine phase");
     assert!(out.status.success(), "engine phase failed: {}", out.status);
+    if std::env::var_os("TAPIO_BENCH_KEEP").is_some() {
+        eprintln!("engine phase input kept in {}", dir.path().display());
+    }
     let e: serde_json::Value = serde_json::from_slice(&out.stdout).expect("engine phase result");
     let f = |k: &str| e[k].as_f64().unwrap_or(f64::NAN);
     let elapsed = Duration::from_secs_f64(f("engine_secs"));

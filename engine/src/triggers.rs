@@ -19,7 +19,9 @@
 //! Why exact sets and not Bloom filters: the atoms are a few dozen short strings and a
 //! window's distinct values of the columns they name are a few hundred at most; an exact
 //! set of that size costs less to build and probe than a filter would save, and has no
-//! false positives to measure.
+//! false positives. Measured where keys meet every row (`benches/benches/prefilter.rs`):
+//! an exact `ahash` set of 6–600 pods tested 51–116M rows/s, `fastbloom` 39–50M and
+//! `probabilistic-collections` 14–15M.
 
 use std::collections::{BTreeMap, BTreeSet};
 
