@@ -95,25 +95,22 @@ impl HeldEvents {
     /// higher count (its reporter saw it again); anything else is a redelivery. Returns
     /// how many rows were taken.
     pub fn add(&mut self, batch: &RecordBatch, rows: &[usize]) -> Result<usize> {
-        if !self.rows.is_empty() || self.few.len() + rows.len() > FEW {
-            self.keep_as_rows()?;
-            return self.rows.add(batch, rows);
+        // Most context rows of a window are held already: they are told apart by id and
+        // count before anything is copied or decoded.
+        let keep = fresh(batch, rows, |id| self.count_of(id))?;
+        if keep.is_empty() {
+            return Ok(0);
         }
-        let picked = UInt32Array::from_iter_values(rows.iter().map(|r| *r as u32));
-        let mut added = 0;
+        if !self.rows.is_empty() || self.few.len() + keep.len() > FEW {
+            self.keep_as_rows()?;
+            return self.rows.add_fresh(batch, &keep);
+        }
+        let picked = UInt32Array::from_iter_values(keep.values().map(|r| *r as u32));
         // Columns are read by name: a story id beside them is passed over.
         for e in events_from_batch(&take_record_batch(batch, &picked)?)? {
-            if self
-                .few
-                .get(&e.event_id)
-                .is_some_and(|h| e.count <= h.count)
-            {
-                continue;
-            }
             self.few.insert(e.event_id.clone(), e);
-            added += 1;
         }
-        Ok(added)
+        Ok(keep.len())
     }
 
     /// Takes in `other`'s events (an incident merged into this one's); an event held by
@@ -223,32 +220,18 @@ impl Rows {
     /// higher count (its reporter saw it again); anything else is a redelivery. Returns
     /// how many rows were taken.
     pub fn add(&mut self, batch: &RecordBatch, rows: &[usize]) -> Result<usize> {
-        let ids = column(batch, "event_id").and_then(|c| {
-            as_strings(c).ok_or_else(|| Error::Internal("held rows: event_id".into()))
-        })?;
-        let counts = typed::<Int64Array>(batch, "count")?;
-        let times = typed::<TimestampNanosecondArray>(batch, "event_time")?;
-        let count = |r: usize| {
-            if counts.is_null(r) {
-                1
-            } else {
-                counts.value(r)
-            }
-        };
-        // The row to keep per new id (the highest count among duplicates).
-        let mut keep: BTreeMap<&str, usize> = BTreeMap::new();
-        for &r in rows {
-            let id = ids.value(r);
-            if self.count_of(id).is_some_and(|held| count(r) <= held)
-                || keep.get(id).is_some_and(|k| count(*k) >= count(r))
-            {
-                continue;
-            }
-            keep.insert(id, r);
-        }
+        let keep = fresh(batch, rows, |id| self.count_of(id))?;
+        self.add_fresh(batch, &keep)
+    }
+
+    /// Adds the rows [`fresh`] picked.
+    fn add_fresh(&mut self, batch: &RecordBatch, keep: &BTreeMap<String, usize>) -> Result<usize> {
         if keep.is_empty() {
             return Ok(0);
         }
+        let counts = typed::<Int64Array>(batch, "count")?;
+        let times = typed::<TimestampNanosecondArray>(batch, "event_time")?;
+        let count = |r: usize| count_at(counts, r);
         let picked = UInt32Array::from_iter_values(keep.values().map(|r| *r as u32));
         let columns = SCHEMA
             .fields()
@@ -270,14 +253,14 @@ impl Rows {
                 row,
                 count: count(*r),
             };
-            let s = match self.index.get(*id) {
+            let s = match self.index.get(id.as_str()) {
                 Some(s) => {
                     self.slots[*s] = slot;
                     *s
                 }
                 None => {
                     self.slots.push(slot);
-                    self.index.insert(id.to_string(), self.slots.len() - 1);
+                    self.index.insert(id.clone(), self.slots.len() - 1);
                     self.slots.len() - 1
                 }
             };
@@ -436,6 +419,41 @@ impl Rows {
     }
 }
 
+/// The row to take of `rows` per event id: the highest count among duplicates, and only
+/// where `held` (the count held now) is lower or absent.
+fn fresh(
+    batch: &RecordBatch,
+    rows: &[usize],
+    held: impl Fn(&str) -> Option<i64>,
+) -> Result<BTreeMap<String, usize>> {
+    let ids = column(batch, "event_id")
+        .and_then(|c| as_strings(c).ok_or_else(|| Error::Internal("held rows: event_id".into())))?;
+    let counts = typed::<Int64Array>(batch, "count")?;
+    let mut keep: BTreeMap<&str, usize> = BTreeMap::new();
+    for &r in rows {
+        let (id, count) = (ids.value(r), count_at(counts, r));
+        if held(id).is_some_and(|h| count <= h)
+            || keep.get(id).is_some_and(|k| count_at(counts, *k) >= count)
+        {
+            continue;
+        }
+        keep.insert(id, r);
+    }
+    Ok(keep
+        .into_iter()
+        .map(|(id, r)| (id.to_string(), r))
+        .collect())
+}
+
+/// The occurrence count of row `r` (1 when null).
+fn count_at(counts: &Int64Array, r: usize) -> i64 {
+    if counts.is_null(r) {
+        1
+    } else {
+        counts.value(r)
+    }
+}
+
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
     batch
         .column_by_name(name)
@@ -514,6 +532,19 @@ mod tests {
         assert!(held.few.is_empty());
         assert_eq!(held.rows.len(), FEW + 1);
         assert_eq!(held.decode().unwrap()["a"], event("a", 0, 1));
+    }
+
+    /// A window's context search returns a story's held events again: they are
+    /// redeliveries, and do not count towards turning a small incident's values into
+    /// rows.
+    #[test]
+    fn redelivered_events_keep_a_small_incident_as_values() {
+        let mut held = HeldEvents::default();
+        let (few, all) = filler(FEW);
+        assert_eq!(held.add(&few, &all).unwrap(), FEW);
+        assert_eq!(held.add(&few, &all).unwrap(), 0);
+        assert!(held.rows.is_empty());
+        assert_eq!(held.few.len(), FEW);
     }
 
     #[test]
