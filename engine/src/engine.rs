@@ -15,7 +15,7 @@ use crate::memory::{History, Memory, attach};
 use crate::runner::{Runner, notable_rows};
 use crate::story::{PodsByObject, ServicesByPod, assemble, assemble_story};
 use crate::window::{Retained, Seen, window_start};
-use crate::window_rows::{owned_rows, window_rows};
+use crate::window_rows::owned_rows;
 use crate::{Error, Result};
 
 const NS: i64 = 1_000_000_000;
@@ -286,7 +286,7 @@ impl Engine {
         let t = Instant::now();
         let batch = self.drop_late(batch)?;
         let notable = owned_rows(&notable_rows(&batch)?)?;
-        let retained = self.retained.push(window_rows(&batch)?)?;
+        let retained = self.retained.push(self.runner.stored_rows(&batch)?)?;
         self.notable.push(notable)?;
         self.times.retain += t.elapsed();
         let Some((lo, hi)) = retained else {

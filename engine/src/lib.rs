@@ -11,6 +11,7 @@ pub mod graph;
 pub mod held_events;
 pub mod incidents;
 pub mod memory;
+pub mod packed_text;
 pub mod patterns;
 pub mod runner;
 pub mod sql;

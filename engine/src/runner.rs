@@ -21,10 +21,11 @@ use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tapio_schemas::{as_strings, dict_type, event_schema, topology_schema};
 
+use crate::packed_text::Unpack;
 use crate::patterns::{PATTERNS, VIEWS};
 use crate::swap_table::SwapTable;
 use crate::triggers::{Present, Trigger};
-use crate::window_rows::window_schema;
+use crate::window_rows::{PACKED_COLUMNS, Packing, stored_rows, stored_schema, window_schema};
 use crate::{Error, Result};
 
 /// One row of pattern output joined with its event's context.
@@ -90,22 +91,23 @@ fn story_keys_schema() -> SchemaRef {
 /// except for the signals' own rows: those are in `events`, far fewer. A branch whose
 /// key type has no key this time does not scan its events (an empty hash-join build side
 /// skips the probe side). `{columns}` stands for the window's columns
-/// ([`window_schema`]), which every branch selects.
+/// ([`window_schema`]), which every branch selects; `{window_columns}` for the same read
+/// from `window_events`, whose [`PACKED_COLUMNS`] are unpacked for the rows returned.
 const CONTEXT_SQL: &str = "
-SELECT k.story_id, {columns} FROM window_events e JOIN story_keys k
+SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'pod' AND k.namespace = e.object_namespace AND k.name = e.pod
 UNION ALL
-SELECT k.story_id, {columns} FROM window_events e JOIN story_keys k
+SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'object' AND k.kind = e.object_kind AND k.namespace = e.object_namespace
      AND k.name = e.object_name
   WHERE e.pod IS NULL
 UNION ALL
-SELECT k.story_id, {columns} FROM window_events e JOIN story_keys k
+SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'workload' AND k.kind = e.workload_kind AND k.namespace = e.object_namespace
      AND k.name = e.workload_name
   WHERE e.object_kind <> 'Pod' AND e.pod IS NULL
 UNION ALL
-SELECT k.story_id, {columns} FROM window_events e JOIN story_keys k
+SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'node' AND k.node = e.node
   WHERE e.object_kind = 'Node'
 UNION ALL
@@ -114,12 +116,22 @@ SELECT k.story_id, {columns} FROM events e JOIN story_keys k
 
 /// [`CONTEXT_SQL`] with the window's columns filled in.
 fn context_sql() -> String {
-    let columns: Vec<String> = window_schema()
-        .fields()
-        .iter()
-        .map(|f| format!("e.{}", f.name()))
-        .collect();
-    CONTEXT_SQL.replace("{columns}", &columns.join(", "))
+    let schema = window_schema();
+    let columns = |unpack: bool| -> String {
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.name())
+            .map(|n| match unpack && PACKED_COLUMNS.contains(&n.as_str()) {
+                true => format!("unpack_{n}(e.{n}) AS {n}"),
+                false => format!("e.{n}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    CONTEXT_SQL
+        .replace("{window_columns}", &columns(true))
+        .replace("{columns}", &columns(false))
 }
 
 /// The `story_keys` batch of context keys: `pod` keys are `namespace/pod`, `object` and
@@ -189,7 +201,9 @@ pub struct Runner {
     ctx: SessionContext,
     /// Non-routine events (severity above info): what patterns match on.
     events: Arc<SwapTable>,
-    /// Every event of the window: what story context is drawn from.
+    /// The codecs of the window's packed columns.
+    packing: Packing,
+    /// Every event of the window ([`stored_rows`]): what story context is drawn from.
     window_events: Arc<SwapTable>,
     topology: Arc<SwapTable>,
     /// The topology views, each with its plan over `topology`, in computing order.
@@ -255,9 +269,13 @@ impl Runner {
         for udf in tapio_udfs::all() {
             ctx.register_udf(udf);
         }
+        let packing = Packing::default();
+        for (column, codec) in packing.columns() {
+            ctx.register_udf(Unpack::udf(column, codec.clone()));
+        }
         let table = |schema, rows| Arc::new(SwapTable::new(schema, partitions, rows));
         let events = table(event_schema(), ROWS_NOTABLE);
-        let window_events = table(window_schema(), ROWS_WINDOW);
+        let window_events = table(stored_schema(), ROWS_WINDOW);
         let topology = table(topology_schema(), ROWS_TOPOLOGY);
         let story_keys = table(story_keys_schema(), ROWS_STORY_KEYS);
         ctx.register_table("events", events.clone())?;
@@ -332,6 +350,7 @@ impl Runner {
             .await?;
         Ok(Runner {
             ctx,
+            packing,
             events,
             window_events,
             topology,
@@ -352,6 +371,12 @@ impl Runner {
             view.replace(self.run(plan).await?);
         }
         Ok(())
+    }
+
+    /// `batch` (of the event schema) as the window holds it ([`stored_rows`] with this
+    /// runner's codecs): what [`Runner::set_events`] and [`Runner::context_in`] take.
+    pub fn stored_rows(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        stored_rows(batch, &self.packing)
     }
 
     /// Replaces the window's events: all of them (what story context is drawn from)
@@ -544,6 +569,74 @@ mod tests {
             }
         }
         out
+    }
+
+    fn pod_event(i: usize) -> tapio_schemas::UnifiedEvent {
+        let mut e: tapio_schemas::UnifiedEvent = serde_json::from_value(serde_json::json!({
+            "event_id": format!("{i:08x}-7c1e-4b2a-9f3d-{i:012x}"),
+            "event_time": "2026-11-21T09:00:00Z", "observed_time": "2026-11-21T09:00:01Z",
+            "source": "k8s-event", "event_type": "k8s.event", "severity": "info",
+            "cluster": "c",
+            "object": {"kind": "Pod", "namespace": "shop", "name": format!("web-{}", i % 50)},
+        }))
+        .unwrap();
+        e.pod = Some(format!("web-{}", i % 50));
+        e.message = (!i.is_multiple_of(5)).then(|| {
+            format!(
+                "Successfully assigned shop/web-{}-{i:05x} to node-{}",
+                i % 50,
+                i % 7
+            )
+        });
+        e
+    }
+
+    /// The window keeps messages and event ids packed; the context search returns the
+    /// rows it finds with both as they arrived, for rows packed before the codec had a
+    /// table (raw) and after (FSST codes).
+    #[tokio::test]
+    async fn context_rows_come_back_unpacked() {
+        let r = Runner::new(1, true).await.unwrap();
+        let events: Vec<_> = (0..20_000).map(pod_event).collect();
+        let batches: Vec<RecordBatch> = events
+            .chunks(4096)
+            .map(|c| r.stored_rows(&tapio_schemas::events_to_batch(c)).unwrap())
+            .collect();
+        let coded = |b: &RecordBatch| {
+            let m = arrow::array::AsArray::as_binary::<i32>(b.column_by_name("message").unwrap());
+            (0..m.len()).find(|&i| m.is_valid(i)).map(|i| m.value(i)[0])
+        };
+        assert_eq!(coded(&batches[0]), Some(crate::packed_text::RAW));
+        assert_eq!(coded(&batches[4]), Some(1));
+        // The batches packed with the table: their messages in under half the bytes.
+        let packed: usize = batches[3..]
+            .iter()
+            .map(|b| b.column_by_name("message").unwrap().to_data().buffers()[1].len())
+            .sum();
+        let plain: usize = events[3 * 4096..]
+            .iter()
+            .filter_map(|e| e.message.as_ref())
+            .map(|m| m.len())
+            .sum();
+        assert!(packed * 2 < plain, "{packed} bytes packed for {plain}");
+
+        r.set_events(batches, vec![], None);
+        let keys = [("s1".to_string(), "pod", "shop/web-7".to_string())];
+        let found = r.context(&keys).await.unwrap();
+        let mut got: Vec<_> = found
+            .iter()
+            .flat_map(|b| tapio_schemas::events_from_batch(b).unwrap())
+            .map(|e| (e.event_id, e.message))
+            .collect();
+        got.sort();
+        let mut want: Vec<_> = events
+            .iter()
+            .filter(|e| e.pod.as_deref() == Some("web-7"))
+            .map(|e| (e.event_id.clone(), e.message.clone()))
+            .collect();
+        want.sort();
+        assert_eq!(got.len(), 400);
+        assert_eq!(got, want);
     }
 
     /// A view is computed when the topology is set and follows each change of it.

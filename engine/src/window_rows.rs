@@ -8,15 +8,17 @@
 //! evidence) in buffers of its own, and leaves out [`OMITTABLE_COLUMNS`] (uids, container
 //! ids, cgroups, addresses, labels). Patterns read the notable rows, which keep every
 //! column, and are copied out of their message too: filtering a batch keeps its
-//! dictionaries, which would hold the message.
+//! dictionaries, which would hold the message. Messages and event ids, the biggest
+//! strings of a row, are kept packed ([`stored_rows`], [`crate::packed_text`]).
 
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{ArrayData, ArrayRef, RecordBatch, make_array};
 use arrow::buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer};
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 use tapio_schemas::{OMITTABLE_COLUMNS, event_schema};
 
+use crate::packed_text::TextCodec;
 use crate::{Error, Result};
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
@@ -36,21 +38,77 @@ pub fn window_schema() -> SchemaRef {
     SCHEMA.clone()
 }
 
+/// Columns the window keeps packed (see [`crate::packed_text`]): the biggest strings of a
+/// row, which only the rows the context search returns are unpacked for.
+pub const PACKED_COLUMNS: [&str; 2] = ["event_id", "message"];
+
+static STORED: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let window = window_schema();
+    let fields: Vec<_> = window
+        .fields()
+        .iter()
+        .map(|f| match PACKED_COLUMNS.contains(&f.name().as_str()) {
+            true => Arc::new(f.as_ref().clone().with_data_type(DataType::Binary)),
+            false => f.clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, window.metadata().clone()))
+});
+
+/// The schema of the rows the window holds (`window_events`): [`window_schema`] with
+/// [`PACKED_COLUMNS`] as Binary, packed.
+pub fn stored_schema() -> SchemaRef {
+    STORED.clone()
+}
+
+/// The codecs of [`PACKED_COLUMNS`], in that order; shared by packing (as rows arrive)
+/// and the query functions that unpack them.
+#[derive(Debug, Default, Clone)]
+pub struct Packing {
+    codecs: [Arc<TextCodec>; 2],
+}
+
+impl Packing {
+    /// Each packed column with its codec.
+    pub fn columns(&self) -> impl Iterator<Item = (&'static str, &Arc<TextCodec>)> {
+        PACKED_COLUMNS.into_iter().zip(&self.codecs)
+    }
+}
+
 /// `batch` (of [`event_schema`]) in [`window_schema`]'s columns, in a buffer of its own
 /// (see [`owned_rows`]).
 pub fn window_rows(batch: &RecordBatch) -> Result<RecordBatch> {
-    let schema = window_schema();
+    owned_rows(&select(batch, window_schema(), |_, c| Ok(c.clone()))?)
+}
+
+/// `batch` (of [`event_schema`]) as the window holds it: [`stored_schema`]'s columns,
+/// [`PACKED_COLUMNS`] packed with `packing`, in a buffer of its own.
+pub fn stored_rows(batch: &RecordBatch, packing: &Packing) -> Result<RecordBatch> {
+    owned_rows(&select(batch, stored_schema(), |name, c| {
+        match packing.columns().find(|(n, _)| *n == name) {
+            Some((_, codec)) => codec.pack(c.as_ref()),
+            None => Ok(c.clone()),
+        }
+    })?)
+}
+
+/// `schema`'s columns of `batch`, each through `convert(name, column)`.
+fn select(
+    batch: &RecordBatch,
+    schema: SchemaRef,
+    convert: impl Fn(&str, &ArrayRef) -> Result<ArrayRef>,
+) -> Result<RecordBatch> {
     let columns = schema
         .fields()
         .iter()
         .map(|f| {
-            batch
+            let c = batch
                 .column_by_name(f.name())
-                .cloned()
-                .ok_or_else(|| Error::Input(format!("batch without the `{}` column", f.name())))
+                .ok_or_else(|| Error::Input(format!("batch without the `{}` column", f.name())))?;
+            convert(f.name(), c)
         })
         .collect::<Result<Vec<_>>>()?;
-    owned_rows(&RecordBatch::try_new(schema, columns)?)
+    Ok(RecordBatch::try_new(schema, columns)?)
 }
 
 /// `batch` copied into one buffer of its own, so that the message it came from can be
