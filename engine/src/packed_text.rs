@@ -1,10 +1,11 @@
-//! Text columns of the window's rows, kept FSST-compressed.
+//! Text columns of the window's rows (strings, and lists and maps of strings), kept
+//! FSST-compressed.
 //!
 //! The look-back holds every event (a million in an hour's window), and most rows are
 //! read by nothing but the context search, which matches them on names and kinds and
-//! returns the few that belong to an open story. Their messages and event ids are the
-//! biggest strings of a row (~131 and 36 bytes in generated captures), and each is
-//! mostly words the kubelet and controllers repeat. FSST (Boncz, Neumann, Leis: "FSST:
+//! returns the few that belong to an open story. Their messages, event ids, attributes
+//! and owner chains are the biggest values of a row (~131, 36, 74 and 55 bytes in
+//! generated captures), and each is mostly words the kubelet and controllers repeat. FSST (Boncz, Neumann, Leis: "FSST:
 //! Fast Random Access String Compression", VLDB 2020) replaces up to 8-byte runs with
 //! 1-byte codes from a 255-entry table trained on a sample, and decompresses one
 //! value without its neighbours: a row the search returns is unpacked alone, in the
@@ -19,14 +20,19 @@
 //! the number (1..=255) of the table whose codes follow. A table is trained on
 //! [`TRAIN_VALUES`] distinct values: the first rows of a window can be one wording over
 //! and over (thousands of "Pod created" as a cluster starts), and a table trained on
-//! them escapes every other byte, doubling the text. Distinct values are sampled while
-//! there is no table, and again whenever a batch packs to more than [`POOR`] of its
-//! size (the wordings changed); a new table is trained from each full sample. Values
+//! them escapes every other byte, doubling the text (a column that has fewer distinct
+//! values is trained on what it has after [`SETTLED`] values). Distinct values are
+//! sampled while there is no table, and again whenever a batch packs to more than
+//! [`POOR`] of its size (the wordings changed); a new table is trained from each full
+//! sample. Values
 //! keep the table they were packed with, so tables are never retrained in place.
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use arrow::array::{Array, ArrayRef, AsArray, BinaryBuilder, StringArray, StringBuilder};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BinaryArray, BinaryBuilder, ListBuilder, MapBuilder, MapFieldNames,
+    StringBuilder,
+};
 use arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, exec_err};
 use datafusion::logical_expr::{
@@ -43,6 +49,9 @@ pub const TRAIN_VALUES: usize = 4096;
 /// A batch whose values pack to more than this share of their bytes is sampled for a
 /// new table (messages pack to 0.3-0.5 of their bytes on a table that fits them).
 pub const POOR: f64 = 0.7;
+/// Values sampled after which a table is trained on the distinct ones seen, however
+/// few: the column repeats itself, and a table of its few wordings fits it.
+pub const SETTLED: usize = 8 * TRAIN_VALUES;
 /// Tables a codec trains at most (the tag byte's range).
 const MAX_TABLES: usize = 255;
 
@@ -50,8 +59,7 @@ const MAX_TABLES: usize = 255;
 #[derive(Default)]
 pub struct TextCodec {
     tables: RwLock<Vec<Arc<Compressor>>>,
-    /// Sorted, so that the tables (and the bytes held) are the same on every run.
-    sample: Mutex<std::collections::BTreeSet<Vec<u8>>>,
+    sample: Mutex<Sample>,
 }
 
 impl std::fmt::Debug for TextCodec {
@@ -63,25 +71,24 @@ impl std::fmt::Debug for TextCodec {
 }
 
 impl TextCodec {
-    /// `strings` (Utf8) packed into Binary values of the same nulls, with the newest
-    /// table (raw while there is none).
-    pub fn pack(&self, strings: &dyn Array) -> Result<ArrayRef> {
-        let strings = strings
-            .as_string_opt::<i32>()
-            .ok_or_else(|| Error::Internal(format!("packing a {} column", strings.data_type())))?;
+    /// `column` packed into Binary values of the same nulls, with the newest table (raw
+    /// while there is none). Utf8 values are packed as they are; lists and maps of
+    /// strings are laid out as bytes first (see [`encode`]).
+    pub fn pack(&self, column: &dyn Array) -> Result<ArrayRef> {
+        let values = encode(column)?;
         if self.tables().is_empty() {
-            self.learn(strings);
+            self.learn(&values);
         }
         let table = {
             let tables = self.tables();
             tables.last().cloned().map(|t| (tables.len() as u8, t))
         };
-        let offsets = strings.value_offsets();
-        let text = (offsets[strings.len()] - offsets[0]) as usize;
-        let mut out = BinaryBuilder::with_capacity(strings.len(), text / 2);
+        let offsets = values.value_offsets();
+        let text = (offsets[values.len()] - offsets[0]) as usize;
+        let mut out = BinaryBuilder::with_capacity(values.len(), text / 2);
         let mut value = Vec::new();
-        for s in strings {
-            let Some(s) = s else {
+        for v in &values {
+            let Some(v) = v else {
                 out.append_null();
                 continue;
             };
@@ -89,24 +96,24 @@ impl TextCodec {
             match &table {
                 Some((tag, t)) => {
                     value.push(*tag);
-                    value.extend_from_slice(&t.compress(s.as_bytes()));
+                    value.extend_from_slice(&t.compress(v));
                 }
                 None => {
                     value.push(RAW);
-                    value.extend_from_slice(s.as_bytes());
+                    value.extend_from_slice(v);
                 }
             }
             out.append_value(&value);
         }
         let out = out.finish();
-        if table.is_some() && out.value_data().len() as f64 > (strings.len() + text) as f64 * POOR {
-            self.learn(strings);
+        if table.is_some() && out.value_data().len() as f64 > (values.len() + text) as f64 * POOR {
+            self.learn(&values);
         }
         Ok(Arc::new(out))
     }
 
-    /// Binary values [`TextCodec::pack`] made, as the Utf8 strings they were.
-    pub fn unpack(&self, packed: &dyn Array) -> Result<ArrayRef> {
+    /// Binary values [`TextCodec::pack`] made, as the `as_type` values they were.
+    pub fn unpack(&self, packed: &dyn Array, as_type: &DataType) -> Result<ArrayRef> {
         let packed = packed
             .as_binary_opt::<i32>()
             .ok_or_else(|| Error::Internal(format!("unpacking a {} column", packed.data_type())))?;
@@ -114,10 +121,10 @@ impl TextCodec {
         let decompressors: Vec<_> = tables.iter().map(|t| t.decompressor()).collect();
         let offsets = packed.value_offsets();
         let codes = (offsets[packed.len()] - offsets[0]) as usize;
-        let mut out = StringBuilder::with_capacity(packed.len(), codes * 3);
+        let mut out = Decoded::new(as_type, packed.len(), codes * 3)?;
         for v in packed {
             let Some(v) = v else {
-                out.append_null();
+                out.append(None)?;
                 continue;
             };
             let bytes = match v.split_first() {
@@ -132,11 +139,9 @@ impl TextCodec {
                     }
                 },
             };
-            let s = String::from_utf8(bytes)
-                .map_err(|e| Error::Internal(format!("packed text is not UTF-8: {e}")))?;
-            out.append_value(s);
+            out.append(Some(&bytes))?;
         }
-        Ok(Arc::new(out.finish()))
+        Ok(out.finish())
     }
 
     /// How many tables are trained.
@@ -148,42 +153,236 @@ impl TextCodec {
         self.tables.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds `strings`' distinct values to the sample; trains a table once it is full.
-    fn learn(&self, strings: &StringArray) {
+    /// Adds distinct `values` to the sample; trains a table once it holds
+    /// [`TRAIN_VALUES`] of them, or once [`SETTLED`] values went by without filling it
+    /// (a column with few distinct values, such as the owner chains of a small cluster).
+    fn learn(&self, values: &BinaryArray) {
         let mut sample = self.sample.lock().unwrap_or_else(|p| p.into_inner());
-        for v in strings.iter().flatten() {
-            if sample.len() >= TRAIN_VALUES {
+        for v in values.iter().flatten() {
+            if sample.values.len() >= TRAIN_VALUES {
                 break;
             }
-            if !sample.contains(v.as_bytes()) {
-                sample.insert(v.as_bytes().to_vec());
+            sample.seen += 1;
+            if !sample.values.contains(v) {
+                sample.values.insert(v.to_vec());
             }
         }
-        if sample.len() < TRAIN_VALUES {
+        if sample.values.len() < TRAIN_VALUES && sample.seen < SETTLED {
             return;
         }
         let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
         if tables.len() < MAX_TABLES {
-            let refs: Vec<&[u8]> = sample.iter().map(Vec::as_slice).collect();
+            let refs: Vec<&[u8]> = sample.values.iter().map(Vec::as_slice).collect();
             tables.push(Arc::new(Compressor::train(&refs)));
         }
-        sample.clear();
+        *sample = Sample::default();
     }
 }
 
-/// `unpack_<column>(packed)`: the Utf8 value of a column the window keeps packed.
+/// Distinct values sampled for the next table, and how many values went by meanwhile.
+#[derive(Default)]
+struct Sample {
+    /// Sorted, so that the tables (and the bytes held) are the same on every run.
+    values: std::collections::BTreeSet<Vec<u8>>,
+    seen: usize,
+}
+
+/// The bytes packed for each value of `column`: a string's own bytes; for a list of
+/// strings, each item as a [`put`] length (0 for a null item, else its length + 1) and
+/// its bytes; for a map of strings, each key as a length and its bytes, then its value
+/// like a list item. Exact for any text (no separator to escape), and what [`Decoded`]
+/// reads back.
+fn encode(column: &dyn Array) -> Result<BinaryArray> {
+    let unsupported = || Error::Internal(format!("packing a {} column", column.data_type()));
+    let strings = |a: &ArrayRef| a.as_string_opt::<i32>().cloned().ok_or_else(unsupported);
+    let mut out = BinaryBuilder::with_capacity(column.len(), column.len() * 32);
+    let mut v = Vec::new();
+    match column.data_type() {
+        DataType::Utf8 => {
+            let s = column.as_string_opt::<i32>().ok_or_else(unsupported)?;
+            return Ok(BinaryArray::from(s.clone()));
+        }
+        DataType::List(_) => {
+            let list = column.as_list_opt::<i32>().ok_or_else(unsupported)?;
+            let items = strings(list.values())?;
+            for (i, w) in list.value_offsets().windows(2).enumerate() {
+                if list.is_null(i) {
+                    out.append_null();
+                    continue;
+                }
+                v.clear();
+                for j in w[0] as usize..w[1] as usize {
+                    put_item(&mut v, items.is_valid(j).then(|| items.value(j)));
+                }
+                out.append_value(&v);
+            }
+        }
+        DataType::Map(..) => {
+            let map = column.as_map_opt().ok_or_else(unsupported)?;
+            let (keys, values) = (strings(map.keys())?, strings(map.values())?);
+            for (i, w) in map.value_offsets().windows(2).enumerate() {
+                if map.is_null(i) {
+                    out.append_null();
+                    continue;
+                }
+                v.clear();
+                for j in w[0] as usize..w[1] as usize {
+                    put(&mut v, keys.value(j).len());
+                    v.extend_from_slice(keys.value(j).as_bytes());
+                    put_item(&mut v, values.is_valid(j).then(|| values.value(j)));
+                }
+                out.append_value(&v);
+            }
+        }
+        _ => return Err(unsupported()),
+    }
+    Ok(out.finish())
+}
+
+/// Appends `n` as a LEB128 varint: one byte for lengths under 128.
+fn put(v: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        v.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    v.push(n as u8);
+}
+
+/// Appends an optional string: 0 for none, else its length + 1 and its bytes.
+fn put_item(v: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => put(v, 0),
+        Some(s) => {
+            put(v, s.len() + 1);
+            v.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+/// Reads a varint [`put`] wrote at `*at`, moving past it.
+fn take(v: &[u8], at: &mut usize) -> Result<usize> {
+    let mut n = 0usize;
+    for shift in (0..64).step_by(7) {
+        let b = *v
+            .get(*at)
+            .ok_or_else(|| Error::Internal("packed value: a length runs past its end".into()))?;
+        *at += 1;
+        n |= ((b & 0x7f) as usize) << shift;
+        if b & 0x80 == 0 {
+            return Ok(n);
+        }
+    }
+    Err(Error::Internal(
+        "packed value: a length of over 64 bits".into(),
+    ))
+}
+
+/// Reads `len` bytes at `*at` as a string, moving past them.
+fn take_str<'a>(v: &'a [u8], at: &mut usize, len: usize) -> Result<&'a str> {
+    let bytes = v
+        .get(*at..*at + len)
+        .ok_or_else(|| Error::Internal("packed value: a string runs past its end".into()))?;
+    *at += len;
+    std::str::from_utf8(bytes)
+        .map_err(|e| Error::Internal(format!("packed text is not UTF-8: {e}")))
+}
+
+/// Reads an optional string [`put_item`] wrote.
+fn take_item<'a>(v: &'a [u8], at: &mut usize) -> Result<Option<&'a str>> {
+    match take(v, at)? {
+        0 => Ok(None),
+        n => take_str(v, at, n - 1).map(Some),
+    }
+}
+
+/// The unpacked column being built, of the type it had before [`encode`].
+enum Decoded {
+    Utf8(StringBuilder),
+    List(ListBuilder<StringBuilder>),
+    Map(MapBuilder<StringBuilder, StringBuilder>),
+}
+
+impl Decoded {
+    fn new(as_type: &DataType, rows: usize, bytes: usize) -> Result<Self> {
+        Ok(match as_type {
+            DataType::Utf8 => Decoded::Utf8(StringBuilder::with_capacity(rows, bytes)),
+            DataType::List(item) => Decoded::List(
+                ListBuilder::with_capacity(StringBuilder::new(), rows).with_field(item.clone()),
+            ),
+            DataType::Map(entries, _) => {
+                let DataType::Struct(fields) = entries.data_type() else {
+                    return Err(Error::Internal(format!("unpacking to {as_type}")));
+                };
+                let names = MapFieldNames {
+                    entry: entries.name().clone(),
+                    key: fields[0].name().clone(),
+                    value: fields[1].name().clone(),
+                };
+                Decoded::Map(
+                    MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new())
+                        .with_values_field(fields[1].clone()),
+                )
+            }
+            other => return Err(Error::Internal(format!("unpacking to {other}"))),
+        })
+    }
+
+    fn append(&mut self, bytes: Option<&[u8]>) -> Result<()> {
+        let Some(v) = bytes else {
+            match self {
+                Decoded::Utf8(b) => b.append_null(),
+                Decoded::List(b) => b.append_null(),
+                Decoded::Map(b) => b.append(false)?,
+            }
+            return Ok(());
+        };
+        let at = &mut 0;
+        match self {
+            Decoded::Utf8(b) => b.append_value(take_str(v, at, v.len())?),
+            Decoded::List(b) => {
+                while *at < v.len() {
+                    b.values().append_option(take_item(v, at)?);
+                }
+                b.append(true);
+            }
+            Decoded::Map(b) => {
+                while *at < v.len() {
+                    let len = take(v, at)?;
+                    b.keys().append_value(take_str(v, at, len)?);
+                    b.values().append_option(take_item(v, at)?);
+                }
+                b.append(true)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            Decoded::Utf8(mut b) => Arc::new(b.finish()),
+            Decoded::List(mut b) => Arc::new(b.finish()),
+            Decoded::Map(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// `unpack_<column>(packed)`: the value of a column the window keeps packed, of the type it had.
 #[derive(Debug)]
 pub struct Unpack {
     name: String,
+    /// The column's type before it was packed: what the function returns.
+    as_type: DataType,
     codec: Arc<TextCodec>,
     signature: Signature,
 }
 
 impl Unpack {
-    /// The function that unpacks `column`'s values with `codec`.
-    pub fn udf(column: &str, codec: Arc<TextCodec>) -> ScalarUDF {
+    /// The function that unpacks `column`'s values (of `as_type` before packing) with
+    /// `codec`.
+    pub fn udf(column: &str, as_type: DataType, codec: Arc<TextCodec>) -> ScalarUDF {
         ScalarUDF::new_from_impl(Unpack {
             name: format!("unpack_{column}"),
+            as_type,
             codec,
             signature: Signature::exact(vec![DataType::Binary], Volatility::Immutable),
         })
@@ -212,7 +411,7 @@ impl ScalarUDFImpl for Unpack {
         &self.signature
     }
     fn return_type(&self, _args: &[DataType]) -> datafusion::common::Result<DataType> {
-        Ok(DataType::Utf8)
+        Ok(self.as_type.clone())
     }
     fn invoke_with_args(
         &self,
@@ -224,7 +423,7 @@ impl ScalarUDFImpl for Unpack {
         let packed = arg.to_array(args.number_rows)?;
         let strings = self
             .codec
-            .unpack(&packed)
+            .unpack(&packed, &self.as_type)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         Ok(ColumnarValue::Array(strings))
     }
@@ -274,10 +473,19 @@ mod tests {
 
         // Raw values packed before the table still read back, beside coded ones.
         assert_eq!(
-            codec.unpack(&early_packed).unwrap().as_string::<i32>(),
+            codec
+                .unpack(&early_packed, &DataType::Utf8)
+                .unwrap()
+                .as_string::<i32>(),
             &early
         );
-        assert_eq!(codec.unpack(&packed).unwrap().as_string::<i32>(), &many);
+        assert_eq!(
+            codec
+                .unpack(&packed, &DataType::Utf8)
+                .unwrap()
+                .as_string::<i32>(),
+            &many
+        );
     }
 
     fn bytes(a: &ArrayRef) -> usize {
@@ -296,6 +504,41 @@ mod tests {
         let packed = codec.pack(&varied).unwrap();
         assert_eq!(codec.table_count(), 1);
         assert!((bytes(&packed) as f64) < varied.value_data().len() as f64 * POOR);
+    }
+
+    /// A column with few distinct values (the owner chains of a small cluster) is
+    /// trained on them once enough values went by, and packs well.
+    #[test]
+    fn few_distinct_values_train_once_settled() {
+        let codec = TextCodec::default();
+        let chains: StringArray = (0..SETTLED / 4)
+            .map(|i| {
+                Some(format!(
+                    "ReplicaSet/app-{}-5d4fa0744>Deployment/app-{}",
+                    i % 300,
+                    i % 300
+                ))
+            })
+            .collect();
+        for _ in 0..3 {
+            codec.pack(&chains).unwrap();
+            assert_eq!(codec.table_count(), 0);
+        }
+        codec.pack(&chains).unwrap();
+        assert_eq!(
+            codec.table_count(),
+            1,
+            "trained on 300 values after {SETTLED}"
+        );
+        let packed = codec.pack(&chains).unwrap();
+        assert!((bytes(&packed) as f64) < chains.value_data().len() as f64 * POOR);
+        assert_eq!(
+            codec
+                .unpack(&packed, &DataType::Utf8)
+                .unwrap()
+                .as_string::<i32>(),
+            &chains
+        );
     }
 
     /// When the wordings change so that the table no longer fits, a new table is
@@ -326,9 +569,86 @@ mod tests {
             bytes(&first)
         );
         assert_eq!(second.as_binary::<i32>().value(0)[0], 2);
-        assert_eq!(codec.unpack(&old_packed).unwrap().as_string::<i32>(), &old);
-        assert_eq!(codec.unpack(&first).unwrap().as_string::<i32>(), &new);
-        assert_eq!(codec.unpack(&second).unwrap().as_string::<i32>(), &new);
+        assert_eq!(
+            codec
+                .unpack(&old_packed, &DataType::Utf8)
+                .unwrap()
+                .as_string::<i32>(),
+            &old
+        );
+        assert_eq!(
+            codec
+                .unpack(&first, &DataType::Utf8)
+                .unwrap()
+                .as_string::<i32>(),
+            &new
+        );
+        assert_eq!(
+            codec
+                .unpack(&second, &DataType::Utf8)
+                .unwrap()
+                .as_string::<i32>(),
+            &new
+        );
+    }
+
+    /// Lists and maps of strings come back exactly: empty ones, null items and values,
+    /// empty strings, and text holding any byte a separator could have been.
+    #[test]
+    fn lists_and_maps_round_trip() {
+        use arrow::array::{MapBuilder, MapFieldNames};
+        let item = Arc::new(arrow::datatypes::Field::new("item", DataType::Utf8, true));
+        let mut lists = ListBuilder::new(StringBuilder::new()).with_field(item);
+        let names = MapFieldNames {
+            entry: "entries".into(),
+            key: "keys".into(),
+            value: "values".into(),
+        };
+        let mut maps = MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new());
+        for i in 0..(TRAIN_VALUES * 5) {
+            match i % 4 {
+                0 => {
+                    lists.append(true);
+                    maps.append(true).unwrap();
+                }
+                1 => {
+                    lists.values().append_value(format!("ReplicaSet/web-{i:x}"));
+                    lists.values().append_value("Deployment/web");
+                    lists.append(true);
+                    maps.keys().append_value("reporter");
+                    maps.values().append_value("kubelet");
+                    maps.keys().append_value(format!("first_timestamp{i}"));
+                    maps.values().append_null();
+                    maps.append(true).unwrap();
+                }
+                2 => {
+                    lists.values().append_null();
+                    lists.values().append_value("");
+                    lists.append(true);
+                    maps.keys().append_value("");
+                    maps.values().append_value("");
+                    maps.append(true).unwrap();
+                }
+                _ => {
+                    lists.values().append_value("a\u{1f}b\u{0}c\u{80}ü");
+                    lists.append(true);
+                    maps.keys().append_value("k\u{1e}");
+                    maps.values().append_value("v\u{1f}\n");
+                    maps.append(true).unwrap();
+                }
+            }
+        }
+        for column in [
+            Arc::new(lists.finish()) as ArrayRef,
+            Arc::new(maps.finish()),
+        ] {
+            let codec = TextCodec::default();
+            let packed = codec.pack(&column).unwrap();
+            assert_eq!(codec.table_count(), 1);
+            let back = codec.unpack(&packed, column.data_type()).unwrap();
+            assert_eq!(back.data_type(), column.data_type());
+            assert_eq!(&back, &column);
+        }
     }
 
     #[test]
@@ -344,7 +664,13 @@ mod tests {
         .into_iter()
         .collect();
         let packed = codec.pack(&odd).unwrap();
-        assert_eq!(codec.unpack(&packed).unwrap().as_string::<i32>(), &odd);
+        assert_eq!(
+            codec
+                .unpack(&packed, &DataType::Utf8)
+                .unwrap()
+                .as_string::<i32>(),
+            &odd
+        );
     }
 
     #[test]
@@ -353,7 +679,7 @@ mod tests {
         let packed = trained.pack(&messages(TRAIN_VALUES * 2)).unwrap();
         assert_eq!(trained.table_count(), 1);
         let err = TextCodec::default()
-            .unpack(&packed)
+            .unpack(&packed, &DataType::Utf8)
             .unwrap_err()
             .to_string();
         assert!(err.contains("without its table"), "{err}");

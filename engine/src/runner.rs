@@ -271,7 +271,12 @@ impl Runner {
         }
         let packing = Packing::default();
         for (column, codec) in packing.columns() {
-            ctx.register_udf(Unpack::udf(column, codec.clone()));
+            let field = window_schema().field_with_name(column)?.clone();
+            ctx.register_udf(Unpack::udf(
+                column,
+                field.data_type().clone(),
+                codec.clone(),
+            ));
         }
         let table = |schema, rows| Arc::new(SwapTable::new(schema, partitions, rows));
         let events = table(event_schema(), ROWS_NOTABLE);
@@ -581,6 +586,17 @@ mod tests {
         }))
         .unwrap();
         e.pod = Some(format!("web-{}", i % 50));
+        if i % 3 != 1 {
+            e.owner_chain = vec![
+                format!("ReplicaSet/web-{:x}", i % 50),
+                "Deployment/web".into(),
+            ];
+            e.attributes.insert("reporter".into(), "kubelet".into());
+            e.attributes.insert(
+                "first_timestamp".into(),
+                format!("2026-11-21T09:{:02}:00Z", i % 60),
+            );
+        }
         e.message = (!i.is_multiple_of(5)).then(|| {
             format!(
                 "Successfully assigned shop/web-{}-{i:05x} to node-{}",
@@ -591,9 +607,9 @@ mod tests {
         e
     }
 
-    /// The window keeps messages and event ids packed; the context search returns the
-    /// rows it finds with both as they arrived, for rows packed before the codec had a
-    /// table (raw) and after (FSST codes).
+    /// The window keeps messages, event ids, owner chains and attributes packed; the
+    /// context search returns the rows it finds with each as it arrived (empty lists and
+    /// maps included), for rows packed before the codec had a table (raw) and after.
     #[tokio::test]
     async fn context_rows_come_back_unpacked() {
         let r = Runner::new(1, true).await.unwrap();
@@ -626,13 +642,16 @@ mod tests {
         let mut got: Vec<_> = found
             .iter()
             .flat_map(|b| tapio_schemas::events_from_batch(b).unwrap())
-            .map(|e| (e.event_id, e.message))
+            .map(|e| (e.event_id, e.message, e.owner_chain, e.attributes))
             .collect();
         got.sort();
         let mut want: Vec<_> = events
             .iter()
             .filter(|e| e.pod.as_deref() == Some("web-7"))
-            .map(|e| (e.event_id.clone(), e.message.clone()))
+            .map(|e| {
+                let e = e.clone();
+                (e.event_id, e.message, e.owner_chain, e.attributes)
+            })
             .collect();
         want.sort();
         assert_eq!(got.len(), 400);

@@ -8,8 +8,9 @@
 //! evidence) in buffers of its own, and leaves out [`OMITTABLE_COLUMNS`] (uids, container
 //! ids, cgroups, addresses, labels). Patterns read the notable rows, which keep every
 //! column, and are copied out of their message too: filtering a batch keeps its
-//! dictionaries, which would hold the message. Messages and event ids, the biggest
-//! strings of a row, are kept packed ([`stored_rows`], [`crate::packed_text`]).
+//! dictionaries, which would hold the message. Messages, event ids, owner chains and
+//! attributes, the biggest values of a row, are kept packed ([`stored_rows`],
+//! [`crate::packed_text`]).
 
 use std::sync::{Arc, LazyLock};
 
@@ -40,7 +41,7 @@ pub fn window_schema() -> SchemaRef {
 
 /// Columns the window keeps packed (see [`crate::packed_text`]): the biggest strings of a
 /// row, which only the rows the context search returns are unpacked for.
-pub const PACKED_COLUMNS: [&str; 2] = ["event_id", "message"];
+pub const PACKED_COLUMNS: [&str; 4] = ["event_id", "message", "owner_chain", "attributes"];
 
 static STORED: LazyLock<SchemaRef> = LazyLock::new(|| {
     let window = window_schema();
@@ -65,7 +66,7 @@ pub fn stored_schema() -> SchemaRef {
 /// and the query functions that unpack them.
 #[derive(Debug, Default, Clone)]
 pub struct Packing {
-    codecs: [Arc<TextCodec>; 2],
+    codecs: [Arc<TextCodec>; 4],
 }
 
 impl Packing {
