@@ -1,8 +1,9 @@
 //! The events an open incident holds (its signals' rows and its context), as Arrow rows
 //! rather than `UnifiedEvent` values: with a million events in the look-back, stories
 //! held 261k context events, and as values (their strings, maps and tree nodes) they
-//! took ~1.6 KB each, 410 MiB in all. Held as rows they take the window's ~450 bytes
-//! plus their id in the index. They become `UnifiedEvent`s only when a story is told
+//! took ~1.6 KB each, 410 MiB in all. Held as rows they take about what the window's
+//! rows take (their messages, owner chains and attributes packed), plus their id in the
+//! index. They become `UnifiedEvent`s only when a story is told
 //! ([`HeldEvents::decode`]): when it goes active and when it resolves. An incident of a
 //! few events (most of them: a probe blip, one back-off) keeps them as values, which
 //! costs less than Arrow batches of a row or two.
@@ -23,13 +24,14 @@ use arrow::compute::{cast, interleave, take, take_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use tapio_schemas::{UnifiedEvent, as_strings, events_from_batch, events_to_batch};
 
+use crate::packed_text::TextCodec;
 use crate::window_rows::{window_rows, window_schema};
 use crate::{Error, Result};
 
-/// The held rows' schema: the window's columns, dictionaries decoded to plain strings.
-/// A row taken from a window batch would otherwise keep that batch's whole dictionary
-/// (and, through it, the batch) alive.
-static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+/// The window's columns, dictionaries decoded to plain strings: what held rows read back
+/// as. A row taken from a window batch would otherwise keep that batch's whole
+/// dictionary (and, through it, the batch) alive.
+static PLAIN: LazyLock<SchemaRef> = LazyLock::new(|| {
     let window = window_schema();
     let fields: Vec<Field> = window
         .fields()
@@ -41,6 +43,47 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         .collect();
     Arc::new(Schema::new_with_metadata(fields, window.metadata().clone()))
 });
+
+/// Columns held rows keep FSST-packed until a story is told, as the window does (see
+/// [`crate::packed_text`]): a story of 1,350 events holds them for as long as it is open.
+const PACKED: [&str; 3] = ["message", "owner_chain", "attributes"];
+
+/// The codecs of [`PACKED`], shared by every incident of the process: a value carries its
+/// table's number and tables are never dropped, so any engine's rows read back whole;
+/// only how well they pack depends on what was seen first.
+static CODECS: LazyLock<[TextCodec; 3]> = LazyLock::new(Default::default);
+
+/// The held rows' schema: [`PLAIN`] with [`PACKED`] as Binary.
+static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let fields: Vec<Field> = PLAIN
+        .fields()
+        .iter()
+        .map(|f| match PACKED.contains(&f.name().as_str()) {
+            true => f.as_ref().clone().with_data_type(DataType::Binary),
+            false => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, PLAIN.metadata().clone()))
+});
+
+/// The codec of column `name`, if it is packed.
+fn codec(name: &str) -> Option<&'static TextCodec> {
+    PACKED.iter().position(|p| *p == name).map(|i| &CODECS[i])
+}
+
+/// `batch` (of [`SCHEMA`]) with its packed columns unpacked: [`PLAIN`].
+fn unpacked(batch: &RecordBatch) -> Result<RecordBatch> {
+    let columns = PLAIN
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, c)| match codec(f.name()) {
+            Some(codec) => codec.unpack(c, f.data_type()),
+            None => Ok(c.clone()),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(PLAIN.clone(), columns)?)
+}
 
 /// Events an incident holds before they are worth rows. A value costs ~1.6 KB (measured,
 /// see the module doc); a one-row Arrow batch gives each of its 24 columns buffers and
@@ -238,10 +281,10 @@ impl Rows {
             .iter()
             .map(|f| {
                 let taken = take(column(batch, f.name())?.as_ref(), &picked, None)?;
-                Ok(if taken.data_type() == f.data_type() {
-                    taken
-                } else {
-                    cast(&taken, f.data_type())?
+                Ok(match codec(f.name()) {
+                    Some(codec) => codec.pack(&taken)?,
+                    None if taken.data_type() == f.data_type() => taken,
+                    None => cast(&taken, f.data_type())?,
                 })
             })
             .collect::<Result<Vec<ArrayRef>>>()?;
@@ -350,7 +393,12 @@ impl Rows {
         let mut decoded: Vec<Vec<Option<UnifiedEvent>>> = self
             .batches
             .iter()
-            .map(|b| Ok(events_from_batch(b)?.into_iter().map(Some).collect()))
+            .map(|b| {
+                Ok(events_from_batch(&unpacked(b)?)?
+                    .into_iter()
+                    .map(Some)
+                    .collect())
+            })
             .collect::<Result<_>>()?;
         self.index
             .iter()
@@ -469,6 +517,7 @@ fn typed<'a, T: Array + 'static>(batch: &'a RecordBatch, name: &str) -> Result<&
 
 #[cfg(test)]
 mod tests {
+    use crate::packed_text::{RAW, TRAIN_VALUES};
     use arrow::array::ArrayData;
     use tapio_schemas::{ObjectRef, Severity, events_to_batch};
 
@@ -496,6 +545,38 @@ mod tests {
     /// `events` as the window holds them.
     fn rows(events: &[UnifiedEvent]) -> RecordBatch {
         window_rows(&events_to_batch(events)).unwrap()
+    }
+
+    /// Held rows keep messages, owner chains and attributes packed, and a story told
+    /// from them reads each back as it came.
+    #[test]
+    fn held_rows_are_packed_and_decode_whole() {
+        let events: Vec<_> = (0..TRAIN_VALUES + 500)
+            .map(|i| event(&format!("p{i:05}"), i as i64, 1))
+            .collect();
+        let mut held = Rows::default();
+        for chunk in events.chunks(1000) {
+            let b = rows(chunk);
+            held.add(&b, &(0..b.num_rows()).collect::<Vec<_>>())
+                .unwrap();
+        }
+        // A table is trained by the end (this test's values alone fill a sample).
+        let coded: usize = held
+            .batches
+            .iter()
+            .map(|b| {
+                let m = b.column_by_name("message").unwrap();
+                assert_eq!(m.data_type(), &DataType::Binary);
+                let m = arrow::array::AsArray::as_binary::<i32>(m.as_ref());
+                m.iter().flatten().filter(|v| v[0] != RAW).count()
+            })
+            .sum();
+        assert!(coded > 0);
+        let decoded = held.decode().unwrap();
+        assert_eq!(decoded.len(), events.len());
+        for e in &events {
+            assert_eq!(&decoded[&e.event_id], e);
+        }
     }
 
     #[test]
