@@ -16,15 +16,16 @@
 //! bytes a row, event ids 39.4 → 24.5. Over the whole million, a table trained on the
 //! first 8,192 messages packed them 130.7 → 38.7 bytes; `fsst-rs` decompressed ~1-2 GB/s.
 //!
-//! Each packed value starts with a tag byte: [`RAW`] (the bytes follow as they were) or
-//! the number (1..=255) of the table whose codes follow. A table is trained on
+//! Each packed value starts with a tag byte: [`RAW`] (the bytes follow as they were: no
+//! table yet, or its codes would not be shorter) or the number (1..=255) of the table
+//! whose codes follow; so a value never takes more than one byte over its size. A table is trained on
 //! [`TRAIN_VALUES`] distinct values: the first rows of a window can be one wording over
 //! and over (thousands of "Pod created" as a cluster starts), and a table trained on
 //! them escapes every other byte, doubling the text (a column that has fewer distinct
 //! values is trained on what it has after [`SETTLED`] values). Distinct values are
 //! sampled while there is no table, and again whenever a batch packs to more than
 //! [`POOR`] of its size (the wordings changed); a new table is trained from each full
-//! sample. Values
+//! sample, and kept if it packs that sample. Values
 //! keep the table they were packed with, so tables are never retrained in place.
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -93,12 +94,15 @@ impl TextCodec {
                 continue;
             };
             value.clear();
-            match &table {
-                Some((tag, t)) => {
-                    value.push(*tag);
-                    value.extend_from_slice(&t.compress(v));
+            // A value the table does not shorten (text it was not trained on escapes
+            // byte by byte, up to twice its size) is kept raw.
+            let codes = table.as_ref().map(|(tag, t)| (*tag, t.compress(v)));
+            match codes {
+                Some((tag, codes)) if codes.len() < v.len() => {
+                    value.push(tag);
+                    value.extend_from_slice(&codes);
                 }
-                None => {
+                _ => {
                     value.push(RAW);
                     value.extend_from_slice(v);
                 }
@@ -173,7 +177,14 @@ impl TextCodec {
         let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
         if tables.len() < MAX_TABLES {
             let refs: Vec<&[u8]> = sample.values.iter().map(Vec::as_slice).collect();
-            tables.push(Arc::new(Compressor::train(&refs)));
+            let table = Compressor::train(&refs);
+            // A table that does not pack its own sample (a handful of short values) would
+            // pack nothing: it is not kept, and sampling starts over.
+            let text: usize = refs.iter().map(|v| v.len()).sum();
+            let codes: usize = refs.iter().map(|v| table.compress(v).len()).sum();
+            if (codes as f64) < text as f64 * POOR {
+                tables.push(Arc::new(table));
+            }
         }
         *sample = Sample::default();
     }
@@ -506,6 +517,17 @@ mod tests {
         assert!((bytes(&packed) as f64) < varied.value_data().len() as f64 * POOR);
     }
 
+    /// A burst of one wording longer than [`SETTLED`] trains no table: a table of one
+    /// short value does not even pack its own sample.
+    #[test]
+    fn a_table_that_packs_nothing_is_not_kept() {
+        let codec = TextCodec::default();
+        let burst: StringArray = (0..SETTLED * 2).map(|_| Some("Pod created")).collect();
+        let packed = codec.pack(&burst).unwrap();
+        assert_eq!(codec.table_count(), 0);
+        assert_eq!(bytes(&packed), burst.value_data().len() + burst.len());
+    }
+
     /// A column with few distinct values (the owner chains of a small cluster) is
     /// trained on them once enough values went by, and packs well.
     #[test]
@@ -556,6 +578,8 @@ mod tests {
             })
             .collect();
         let first = codec.pack(&new).unwrap();
+        // What the old table does not shorten is kept raw: at most a tag byte over.
+        assert!(bytes(&first) <= new.value_data().len() + new.len());
         assert_eq!(
             codec.table_count(),
             2,
