@@ -132,8 +132,7 @@ fn prefilter(c: &mut Criterion) {
 
 /// A generated capture of `events` events over `namespaces` namespaces of 60 pods.
 fn capture(events: usize, namespaces: usize) -> tapio_ingest::Capture {
-    use tapio_ingest::generate::{Scenario, generate, write};
-    let g = generate(&Scenario {
+    tapio_benches::capture_of(&tapio_ingest::generate::Scenario {
         seed: 1,
         events,
         nodes: namespaces * 2,
@@ -141,16 +140,8 @@ fn capture(events: usize, namespaces: usize) -> tapio_ingest::Capture {
         deployments: 20,
         replicas: 3,
         incidents: events / 1000,
-        ..Scenario::default()
+        ..Default::default()
     })
-    .expect("scenario");
-    let dir = tempfile::tempdir().expect("temp dir");
-    write(dir.path(), &g).expect("write capture");
-    tapio_ingest::read_paths(
-        &[dir.path().join("capture")],
-        &tapio_ingest::ReplayOptions::default(),
-    )
-    .expect("read capture")
 }
 
 fn main() {

@@ -14,13 +14,17 @@ pub fn process_cpu_secs() -> f64 {
 /// A generated scenario of `events` events (seed 1, the generator's defaults otherwise),
 /// written as a capture and read back as replay reads it.
 pub fn generated_capture(events: usize) -> tapio_ingest::Capture {
-    use tapio_ingest::generate::{Scenario, generate, write};
-    let g = generate(&Scenario {
+    capture_of(&tapio_ingest::generate::Scenario {
         seed: 1,
         events,
-        ..Scenario::default()
+        ..Default::default()
     })
-    .expect("scenario");
+}
+
+/// The generated `scenario`, written as a capture and read back as replay reads it.
+pub fn capture_of(scenario: &tapio_ingest::generate::Scenario) -> tapio_ingest::Capture {
+    use tapio_ingest::generate::{generate, write};
+    let g = generate(scenario).expect("scenario");
     let dir = tempfile::tempdir().expect("temp dir");
     write(dir.path(), &g).expect("write capture");
     tapio_ingest::read_paths(
