@@ -206,48 +206,61 @@ struct Sample {
 fn encode(column: &dyn Array) -> Result<BinaryArray> {
     let unsupported = || Error::Internal(format!("packing a {} column", column.data_type()));
     let strings = |a: &ArrayRef| a.as_string_opt::<i32>().cloned().ok_or_else(unsupported);
-    let mut out = BinaryBuilder::with_capacity(column.len(), column.len() * 32);
-    let mut v = Vec::new();
     match column.data_type() {
         DataType::Utf8 => {
             let s = column.as_string_opt::<i32>().ok_or_else(unsupported)?;
-            return Ok(BinaryArray::from(s.clone()));
+            Ok(BinaryArray::from(s.clone()))
         }
         DataType::List(_) => {
             let list = column.as_list_opt::<i32>().ok_or_else(unsupported)?;
             let items = strings(list.values())?;
-            for (i, w) in list.value_offsets().windows(2).enumerate() {
-                if list.is_null(i) {
-                    out.append_null();
-                    continue;
-                }
-                v.clear();
-                for j in w[0] as usize..w[1] as usize {
-                    put_item(&mut v, items.is_valid(j).then(|| items.value(j)));
-                }
-                out.append_value(&v);
-            }
+            Ok(encode_entries(
+                list.value_offsets(),
+                |i| list.is_null(i),
+                |v, j| {
+                    put_item(v, items.is_valid(j).then(|| items.value(j)));
+                },
+            ))
         }
         DataType::Map(..) => {
             let map = column.as_map_opt().ok_or_else(unsupported)?;
             let (keys, values) = (strings(map.keys())?, strings(map.values())?);
-            for (i, w) in map.value_offsets().windows(2).enumerate() {
-                if map.is_null(i) {
-                    out.append_null();
-                    continue;
-                }
-                v.clear();
-                for j in w[0] as usize..w[1] as usize {
-                    put(&mut v, keys.value(j).len());
+            Ok(encode_entries(
+                map.value_offsets(),
+                |i| map.is_null(i),
+                |v, j| {
+                    put(v, keys.value(j).len());
                     v.extend_from_slice(keys.value(j).as_bytes());
-                    put_item(&mut v, values.is_valid(j).then(|| values.value(j)));
-                }
-                out.append_value(&v);
-            }
+                    put_item(v, values.is_valid(j).then(|| values.value(j)));
+                },
+            ))
         }
-        _ => return Err(unsupported()),
+        _ => Err(unsupported()),
     }
-    Ok(out.finish())
+}
+
+/// One value per window of `offsets`: null where `null(i)`, else its entries `j` as
+/// `entry` writes them.
+fn encode_entries(
+    offsets: &[i32],
+    null: impl Fn(usize) -> bool,
+    mut entry: impl FnMut(&mut Vec<u8>, usize),
+) -> BinaryArray {
+    let rows = offsets.len().saturating_sub(1);
+    let mut out = BinaryBuilder::with_capacity(rows, rows * 32);
+    let mut v = Vec::new();
+    for (i, w) in offsets.windows(2).enumerate() {
+        if null(i) {
+            out.append_null();
+            continue;
+        }
+        v.clear();
+        for j in w[0] as usize..w[1] as usize {
+            entry(&mut v, j);
+        }
+        out.append_value(&v);
+    }
+    out.finish()
 }
 
 /// Appends `n` as a LEB128 varint: one byte for lengths under 128.
@@ -483,20 +496,17 @@ mod tests {
         );
 
         // Raw values packed before the table still read back, beside coded ones.
-        assert_eq!(
-            codec
-                .unpack(&early_packed, &DataType::Utf8)
-                .unwrap()
-                .as_string::<i32>(),
-            &early
-        );
-        assert_eq!(
-            codec
-                .unpack(&packed, &DataType::Utf8)
-                .unwrap()
-                .as_string::<i32>(),
-            &many
-        );
+        assert_eq!(&strings(&codec, &early_packed), &early);
+        assert_eq!(&strings(&codec, &packed), &many);
+    }
+
+    /// `packed` unpacked as the strings they were.
+    fn strings(codec: &TextCodec, packed: &ArrayRef) -> StringArray {
+        codec
+            .unpack(packed, &DataType::Utf8)
+            .unwrap()
+            .as_string::<i32>()
+            .clone()
     }
 
     fn bytes(a: &ArrayRef) -> usize {
@@ -554,13 +564,7 @@ mod tests {
         );
         let packed = codec.pack(&chains).unwrap();
         assert!((bytes(&packed) as f64) < chains.value_data().len() as f64 * POOR);
-        assert_eq!(
-            codec
-                .unpack(&packed, &DataType::Utf8)
-                .unwrap()
-                .as_string::<i32>(),
-            &chains
-        );
+        assert_eq!(&strings(&codec, &packed), &chains);
     }
 
     /// When the wordings change so that the table no longer fits, a new table is
@@ -593,27 +597,9 @@ mod tests {
             bytes(&first)
         );
         assert_eq!(second.as_binary::<i32>().value(0)[0], 2);
-        assert_eq!(
-            codec
-                .unpack(&old_packed, &DataType::Utf8)
-                .unwrap()
-                .as_string::<i32>(),
-            &old
-        );
-        assert_eq!(
-            codec
-                .unpack(&first, &DataType::Utf8)
-                .unwrap()
-                .as_string::<i32>(),
-            &new
-        );
-        assert_eq!(
-            codec
-                .unpack(&second, &DataType::Utf8)
-                .unwrap()
-                .as_string::<i32>(),
-            &new
-        );
+        assert_eq!(&strings(&codec, &old_packed), &old);
+        assert_eq!(&strings(&codec, &first), &new);
+        assert_eq!(&strings(&codec, &second), &new);
     }
 
     /// Lists and maps of strings come back exactly: empty ones, null items and values,
@@ -688,13 +674,7 @@ mod tests {
         .into_iter()
         .collect();
         let packed = codec.pack(&odd).unwrap();
-        assert_eq!(
-            codec
-                .unpack(&packed, &DataType::Utf8)
-                .unwrap()
-                .as_string::<i32>(),
-            &odd
-        );
+        assert_eq!(&strings(&codec, &packed), &odd);
     }
 
     #[test]
