@@ -24,7 +24,7 @@ use arrow::compute::{cast, interleave, take, take_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use tapio_schemas::{UnifiedEvent, as_strings, events_from_batch, events_to_batch};
 
-use crate::packed_text::TextCodec;
+use crate::packed_text::PackedColumns;
 use crate::window_rows::{window_rows, window_schema};
 use crate::{Error, Result};
 
@@ -48,42 +48,13 @@ static PLAIN: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// [`crate::packed_text`]): a story of 1,350 events holds them for as long as it is open.
 const PACKED: [&str; 3] = ["message", "owner_chain", "attributes"];
 
-/// The codecs of [`PACKED`], shared by every incident of the process: a value carries its
-/// table's number and tables are never dropped, so any engine's rows read back whole;
-/// only how well they pack depends on what was seen first.
-static CODECS: LazyLock<[TextCodec; 3]> = LazyLock::new(Default::default);
+/// [`PACKED`] of [`PLAIN`] with their codecs, shared by every incident of the process: a
+/// value carries its table's number and tables are never dropped, so any engine's rows
+/// read back whole; only how well they pack depends on what was seen first.
+static HELD: LazyLock<PackedColumns> = LazyLock::new(|| PackedColumns::new(PLAIN.clone(), &PACKED));
 
 /// The held rows' schema: [`PLAIN`] with [`PACKED`] as Binary.
-static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let fields: Vec<Field> = PLAIN
-        .fields()
-        .iter()
-        .map(|f| match PACKED.contains(&f.name().as_str()) {
-            true => f.as_ref().clone().with_data_type(DataType::Binary),
-            false => f.as_ref().clone(),
-        })
-        .collect();
-    Arc::new(Schema::new_with_metadata(fields, PLAIN.metadata().clone()))
-});
-
-/// The codec of column `name`, if it is packed.
-fn codec(name: &str) -> Option<&'static TextCodec> {
-    PACKED.iter().position(|p| *p == name).map(|i| &CODECS[i])
-}
-
-/// `batch` (of [`SCHEMA`]) with its packed columns unpacked: [`PLAIN`].
-fn unpacked(batch: &RecordBatch) -> Result<RecordBatch> {
-    let columns = PLAIN
-        .fields()
-        .iter()
-        .zip(batch.columns())
-        .map(|(f, c)| match codec(f.name()) {
-            Some(codec) => codec.unpack(c, f.data_type()),
-            None => Ok(c.clone()),
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(RecordBatch::try_new(PLAIN.clone(), columns)?)
-}
+static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| HELD.schema());
 
 /// Events an incident holds before they are worth rows. A value costs ~1.6 KB (measured,
 /// see the module doc); a one-row Arrow batch gives each of its 24 columns buffers and
@@ -92,7 +63,7 @@ fn unpacked(batch: &RecordBatch) -> Result<RecordBatch> {
 /// threshold against 10 stories.
 const FEW: usize = 16;
 
-/// An incident's events, by id; see the module doc. Up to [`FEW`] are kept as values.
+/// An incident's events, by id; see the module doc. Up to `FEW` (16) are kept as values.
 #[derive(Debug, Clone, Default)]
 pub struct HeldEvents {
     few: BTreeMap<String, UnifiedEvent>,
@@ -281,10 +252,11 @@ impl Rows {
             .iter()
             .map(|f| {
                 let taken = take(column(batch, f.name())?.as_ref(), &picked, None)?;
-                Ok(match codec(f.name()) {
-                    Some(codec) => codec.pack(&taken)?,
-                    None if taken.data_type() == f.data_type() => taken,
-                    None => cast(&taken, f.data_type())?,
+                let taken = HELD.pack(f.name(), &taken)?;
+                Ok(if taken.data_type() == f.data_type() {
+                    taken
+                } else {
+                    cast(&taken, f.data_type())?
                 })
             })
             .collect::<Result<Vec<ArrayRef>>>()?;
@@ -394,7 +366,7 @@ impl Rows {
             .batches
             .iter()
             .map(|b| {
-                Ok(events_from_batch(&unpacked(b)?)?
+                Ok(events_from_batch(&HELD.unpack(b)?)?
                     .into_iter()
                     .map(Some)
                     .collect())

@@ -267,7 +267,7 @@ impl Incidents {
     }
 
     /// Takes the signals of unpublished incidents whose evidence ended before `before`
-    /// (out of the look-back, see [`Incidents::until`]) out of the graph, and splits an
+    /// (out of the look-back, see `Incidents::until`) out of the graph, and splits an
     /// incident whose other signals no longer form one component: each component goes on
     /// as an incident of its own. An aged signal stays with the first component it was
     /// linked to, else with the first component; the component of the first remaining

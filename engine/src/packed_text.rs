@@ -33,9 +33,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, BinaryBuilder, ListBuilder, MapBuilder, MapFieldNames,
-    StringBuilder,
+    RecordBatch, StringBuilder,
 };
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::{DataFusionError, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -75,7 +75,7 @@ impl std::fmt::Debug for TextCodec {
 impl TextCodec {
     /// `column` packed into Binary values of the same nulls, with the newest table (raw
     /// while there is none). Utf8 values are packed as they are; lists and maps of
-    /// strings are laid out as bytes first (see [`encode`]).
+    /// strings are laid out as bytes first (a length-prefixed layout, see `encode`).
     pub fn pack(&self, column: &dyn Array) -> Result<ArrayRef> {
         let values = encode(column)?;
         if self.tables().is_empty() {
@@ -388,6 +388,87 @@ impl Decoded {
             Decoded::List(mut b) => Arc::new(b.finish()),
             Decoded::Map(mut b) => Arc::new(b.finish()),
         }
+    }
+}
+
+/// Some columns of a schema kept packed, each with a codec of its own: the schema as
+/// held, and the conversions between it and the plain one. The window keeps one
+/// ([`crate::window_rows`]), and so do the incidents' held rows
+/// ([`crate::held_events`]).
+#[derive(Debug)]
+pub struct PackedColumns {
+    plain: SchemaRef,
+    packed: SchemaRef,
+    /// By field of `plain`: the codec of a packed column.
+    codecs: Vec<Option<Arc<TextCodec>>>,
+}
+
+impl PackedColumns {
+    /// `columns` of `plain` packed (as Binary), each with a new codec.
+    pub fn new(plain: SchemaRef, columns: &[&str]) -> Self {
+        let codecs: Vec<Option<Arc<TextCodec>>> = plain
+            .fields()
+            .iter()
+            .map(|f| columns.contains(&f.name().as_str()).then(Default::default))
+            .collect();
+        let fields: Vec<Field> = plain
+            .fields()
+            .iter()
+            .zip(&codecs)
+            .map(|(f, c)| match c {
+                Some(_) => f.as_ref().clone().with_data_type(DataType::Binary),
+                None => f.as_ref().clone(),
+            })
+            .collect();
+        let packed = Arc::new(Schema::new_with_metadata(fields, plain.metadata().clone()));
+        PackedColumns {
+            plain,
+            packed,
+            codecs,
+        }
+    }
+
+    /// The schema as held: the plain one with the packed columns as Binary.
+    pub fn schema(&self) -> SchemaRef {
+        self.packed.clone()
+    }
+
+    /// Each packed column (its plain field) with its codec.
+    pub fn columns(&self) -> impl Iterator<Item = (&Field, &Arc<TextCodec>)> {
+        self.plain
+            .fields()
+            .iter()
+            .zip(&self.codecs)
+            .filter_map(|(f, c)| c.as_ref().map(|c| (f.as_ref(), c)))
+    }
+
+    /// Column `name` as held: packed if it is a packed column, else as it is.
+    pub fn pack(&self, name: &str, column: &ArrayRef) -> Result<ArrayRef> {
+        match self
+            .plain
+            .index_of(name)
+            .ok()
+            .and_then(|i| self.codecs[i].as_ref())
+        {
+            Some(codec) => codec.pack(column.as_ref()),
+            None => Ok(column.clone()),
+        }
+    }
+
+    /// `batch` (of [`PackedColumns::schema`]) with its packed columns unpacked.
+    pub fn unpack(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let columns = self
+            .plain
+            .fields()
+            .iter()
+            .zip(&self.codecs)
+            .zip(batch.columns())
+            .map(|((f, codec), c)| match codec {
+                Some(codec) => codec.unpack(c, f.data_type()),
+                None => Ok(c.clone()),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RecordBatch::try_new(self.plain.clone(), columns)?)
     }
 }
 

@@ -21,11 +21,11 @@ use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tapio_schemas::{as_strings, dict_type, event_schema, topology_schema};
 
-use crate::packed_text::Unpack;
+use crate::packed_text::{PackedColumns, Unpack};
 use crate::patterns::{PATTERNS, VIEWS};
 use crate::swap_table::SwapTable;
 use crate::triggers::{Present, Trigger};
-use crate::window_rows::{PACKED_COLUMNS, Packing, stored_rows, stored_schema, window_schema};
+use crate::window_rows::{PACKED_COLUMNS, stored_rows, window_packing, window_schema};
 use crate::{Error, Result};
 
 /// One row of pattern output joined with its event's context.
@@ -202,7 +202,7 @@ pub struct Runner {
     /// Non-routine events (severity above info): what patterns match on.
     events: Arc<SwapTable>,
     /// The codecs of the window's packed columns.
-    packing: Packing,
+    packing: PackedColumns,
     /// Every event of the window ([`stored_rows`]): what story context is drawn from.
     window_events: Arc<SwapTable>,
     topology: Arc<SwapTable>,
@@ -269,18 +269,17 @@ impl Runner {
         for udf in tapio_udfs::all() {
             ctx.register_udf(udf);
         }
-        let packing = Packing::default();
-        for (column, codec) in packing.columns() {
-            let field = window_schema().field_with_name(column)?.clone();
+        let packing = window_packing();
+        for (field, codec) in packing.columns() {
             ctx.register_udf(Unpack::udf(
-                column,
+                field.name(),
                 field.data_type().clone(),
                 codec.clone(),
             ));
         }
         let table = |schema, rows| Arc::new(SwapTable::new(schema, partitions, rows));
         let events = table(event_schema(), ROWS_NOTABLE);
-        let window_events = table(stored_schema(), ROWS_WINDOW);
+        let window_events = table(packing.schema(), ROWS_WINDOW);
         let topology = table(topology_schema(), ROWS_TOPOLOGY);
         let story_keys = table(story_keys_schema(), ROWS_STORY_KEYS);
         ctx.register_table("events", events.clone())?;

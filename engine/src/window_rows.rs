@@ -16,10 +16,10 @@ use std::sync::{Arc, LazyLock};
 
 use arrow::array::{ArrayData, ArrayRef, RecordBatch, make_array};
 use arrow::buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer};
-use arrow::datatypes::{DataType, Schema, SchemaRef};
+use arrow::datatypes::{Schema, SchemaRef};
 use tapio_schemas::{OMITTABLE_COLUMNS, event_schema};
 
-use crate::packed_text::TextCodec;
+use crate::packed_text::PackedColumns;
 use crate::{Error, Result};
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
@@ -43,37 +43,10 @@ pub fn window_schema() -> SchemaRef {
 /// row, which only the rows the context search returns are unpacked for.
 pub const PACKED_COLUMNS: [&str; 4] = ["event_id", "message", "owner_chain", "attributes"];
 
-static STORED: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let window = window_schema();
-    let fields: Vec<_> = window
-        .fields()
-        .iter()
-        .map(|f| match PACKED_COLUMNS.contains(&f.name().as_str()) {
-            true => Arc::new(f.as_ref().clone().with_data_type(DataType::Binary)),
-            false => f.clone(),
-        })
-        .collect();
-    Arc::new(Schema::new_with_metadata(fields, window.metadata().clone()))
-});
-
-/// The schema of the rows the window holds (`window_events`): [`window_schema`] with
-/// [`PACKED_COLUMNS`] as Binary, packed.
-pub fn stored_schema() -> SchemaRef {
-    STORED.clone()
-}
-
-/// The codecs of [`PACKED_COLUMNS`], in that order; shared by packing (as rows arrive)
-/// and the query functions that unpack them.
-#[derive(Debug, Default, Clone)]
-pub struct Packing {
-    codecs: [Arc<TextCodec>; 4],
-}
-
-impl Packing {
-    /// Each packed column with its codec.
-    pub fn columns(&self) -> impl Iterator<Item = (&'static str, &Arc<TextCodec>)> {
-        PACKED_COLUMNS.into_iter().zip(&self.codecs)
-    }
+/// The window's [`PACKED_COLUMNS`] of [`window_schema`], with their codecs: each runner
+/// keeps one, shared by packing (as rows arrive) and the query functions that unpack.
+pub fn window_packing() -> PackedColumns {
+    PackedColumns::new(window_schema(), &PACKED_COLUMNS)
 }
 
 /// `batch` (of [`event_schema`]) in [`window_schema`]'s columns, in a buffer of its own
@@ -82,14 +55,11 @@ pub fn window_rows(batch: &RecordBatch) -> Result<RecordBatch> {
     owned_rows(&select(batch, window_schema(), |_, c| Ok(c.clone()))?)
 }
 
-/// `batch` (of [`event_schema`]) as the window holds it: [`stored_schema`]'s columns,
-/// [`PACKED_COLUMNS`] packed with `packing`, in a buffer of its own.
-pub fn stored_rows(batch: &RecordBatch, packing: &Packing) -> Result<RecordBatch> {
-    owned_rows(&select(batch, stored_schema(), |name, c| {
-        match packing.columns().find(|(n, _)| *n == name) {
-            Some((_, codec)) => codec.pack(c.as_ref()),
-            None => Ok(c.clone()),
-        }
+/// `batch` (of [`event_schema`]) as the window holds it: `packing`'s schema, its
+/// columns packed, in a buffer of its own.
+pub fn stored_rows(batch: &RecordBatch, packing: &PackedColumns) -> Result<RecordBatch> {
+    owned_rows(&select(batch, packing.schema(), |name, c| {
+        packing.pack(name, c)
     })?)
 }
 
