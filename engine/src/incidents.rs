@@ -140,7 +140,8 @@ impl Incidents {
             let e = self
                 .evidence
                 .entry(s.event_id.clone())
-                .or_insert_with(|| (Vec::new(), s.event_time));
+                // Most events are evidence against one subject: room for one, not four.
+                .or_insert_with(|| (Vec::with_capacity(1), s.event_time));
             e.0.push(format!("S:{}", s.subject_key()));
             let (node, edges) = self.graph.insert(&s);
             self.seen.insert(key, (s.event_time, node));
@@ -158,7 +159,9 @@ impl Incidents {
                         id.clone(),
                         Incident {
                             id: id.clone(),
-                            signals: Vec::new(),
+                            // Most incidents keep one signal (a probe blip, one
+                            // back-off): room for one, not four.
+                            signals: Vec::with_capacity(1),
                             keys: BTreeSet::new(),
                             first: s.event_time,
                             last: until,
