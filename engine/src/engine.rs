@@ -230,18 +230,25 @@ impl Engine {
                     self.services
                         .entry(pod)
                         .or_default()
-                        .insert(format!("{}/{}", r.from_namespace, r.from_name));
+                        .push(format!("{}/{}", r.from_namespace, r.from_name));
                 }
                 relation::USES_CONFIGMAP | relation::USES_SECRET | relation::CLAIMS => {
                     let object = format!("{}/{}/{}", r.to_kind, r.to_namespace, r.to_name);
                     self.users
                         .entry(object)
                         .or_default()
-                        .insert(format!("{}/{}", r.from_namespace, r.from_name));
+                        .push(format!("{}/{}", r.from_namespace, r.from_name));
                 }
                 _ => {}
             }
         }
+        for names in self.services.values_mut().chain(self.users.values_mut()) {
+            names.sort_unstable();
+            names.dedup();
+            names.shrink_to_fit();
+        }
+        self.services.shrink_to_fit();
+        self.users.shrink_to_fit();
         let batch = to_batch(topology_schema(), relations)?;
         self.runner.set_topology(vec![batch]).await?;
         Ok(())
