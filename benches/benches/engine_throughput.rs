@@ -51,6 +51,10 @@ use tapio_ingest::{ReplayOptions, read_paths};
 use tapio_schemas::time::{format_ns, parse_rfc3339};
 use tapio_schemas::{EventBatchBuilder, Relation, UnifiedEvent, event_schema, wire};
 
+/// The `tapio` binary's allocator, so the engine phase runs as the binary would.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const ROWS: usize = 8192;
 const DEFAULT_CASES: &str =
     "10000:1200,100000:1200,1000000:1200,100000:12000,100000:120000,1000000:48000:3600:3600";
