@@ -35,6 +35,10 @@
 //! labels) to DIR and keeps it: `TAPIO_BENCH_ENGINE=DIR TAPIO_BENCH_LOOKBACK=SECS` then
 //! reruns that phase alone (its JSON result on stdout), to compare builds on one input
 //! without generating it again (the 48k-pod case takes minutes).
+//! Built with `--features dhat-heap`, the engine phase runs on dhat's counting allocator
+//! (~30× slower) and writes `DIR/dhat-heap.json`: the engine's live heap by allocation
+//! site, at its peak ("At t-gmax") and at the end, from `Engine::new` on (the bench's own
+//! parse of the relations left out). Valgrind's `dh_view.html` reads it.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -52,8 +56,14 @@ use tapio_schemas::time::{format_ns, parse_rfc3339};
 use tapio_schemas::{EventBatchBuilder, Relation, UnifiedEvent, event_schema, wire};
 
 /// The `tapio` binary's allocator, so the engine phase runs as the binary would.
+#[cfg(not(feature = "dhat-heap"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Counts every allocation, for `dhat-heap.json` (see the module doc).
+#[cfg(feature = "dhat-heap")]
+#[global_allocator]
+static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 
 const ROWS: usize = 8192;
 const DEFAULT_CASES: &str =
@@ -379,6 +389,13 @@ async fn engine_phase(dir: &Path, lookback: i64) {
         std::fs::File::open(dir.join("relations.json")).expect("relations"),
     ))
     .expect("relations json");
+    // The engine's heap from here on (the parsed relations are not counted); written
+    // when the phase ends.
+    #[cfg(feature = "dhat-heap")]
+    let _heap = dhat::Profiler::builder()
+        .file_name(dir.join("dhat-heap.json"))
+        .trim_backtraces(Some(14))
+        .build();
     let mut cfg = EngineConfig {
         lookback_secs: lookback,
         ..EngineConfig::default()
