@@ -469,6 +469,9 @@ async fn engine_phase(dir: &Path, lookback: i64) {
     latencies.sort();
     // Peak RSS is read before the labels are: at 10M events they are 3M ids.
     let peak_rss = peak_rss_mib();
+    // The engine's heap profile ends here, before the labels are read.
+    #[cfg(feature = "dhat-heap")]
+    drop(_heap);
     let labels: Labels =
         serde_json::from_slice(&std::fs::read(dir.join("labels.json")).expect("labels"))
             .expect("labels json");
