@@ -163,7 +163,7 @@ fn score(a: &Node, b: &Node) -> Edge {
 /// The graph: nodes, and the link-key index that finds a new node's candidates.
 #[derive(Debug)]
 pub struct Graph {
-    /// Boxed: a node is ~500 bytes (its MinHash signature is 256), and a table holds up
+    /// Boxed: a node is 480 bytes (its MinHash signature is 256), and a table holds up
     /// to twice the nodes it has; with 48k pods the open nodes' table took 16.8 MiB.
     nodes: HashMap<NodeId, Box<Node>>,
     /// Link key → its newest nodes, oldest first.
