@@ -293,7 +293,12 @@ impl Engine {
         let t = Instant::now();
         let batch = self.drop_late(batch)?;
         let notable = owned_rows(&notable_rows(&batch)?)?;
-        let retained = self.retained.push(self.runner.stored_rows(&batch)?)?;
+        let mut retained: Option<(i64, i64)> = None;
+        for rows in self.runner.stored_rows(&batch)? {
+            if let Some((lo, hi)) = self.retained.push(rows)? {
+                retained = Some(retained.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            }
+        }
         self.notable.push(notable)?;
         self.times.retain += t.elapsed();
         let Some((lo, hi)) = retained else {

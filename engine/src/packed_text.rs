@@ -35,6 +35,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BinaryArray, BinaryBuilder, ListBuilder, MapBuilder, MapFieldNames,
     RecordBatch, StringBuilder,
 };
+use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::{DataFusionError, exec_err};
 use datafusion::logical_expr::{
@@ -403,6 +404,15 @@ pub struct PackedColumns {
     codecs: Vec<Option<Arc<TextCodec>>>,
 }
 
+/// The dictionary key type of a [`PackedColumns::with_narrow_keys`] schema: 2 bytes a
+/// row rather than the event schema's 4, for the window's 11 dictionary columns. A
+/// batch of at most [`NARROW_KEYS_ROWS`] rows always fits it.
+pub const NARROW_KEY: DataType = DataType::Int16;
+
+/// Rows a batch held with narrow keys may have: each dictionary then has at most as
+/// many values in use as [`NARROW_KEY`] can number.
+pub const NARROW_KEYS_ROWS: usize = i16::MAX as usize;
+
 impl PackedColumns {
     /// `columns` of `plain` packed (as Binary), each with a new codec.
     pub fn new(plain: SchemaRef, columns: &[&str]) -> Self {
@@ -428,7 +438,30 @@ impl PackedColumns {
         }
     }
 
-    /// The schema as held: the plain one with the packed columns as Binary.
+    /// The same, holding dictionary columns with [`NARROW_KEY`]s: for batches of at
+    /// most [`NARROW_KEYS_ROWS`] rows (see [`PackedColumns::pack`]).
+    pub fn with_narrow_keys(self) -> Self {
+        let fields: Vec<Field> = self
+            .packed
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Dictionary(_, v) => f
+                    .as_ref()
+                    .clone()
+                    .with_data_type(DataType::Dictionary(Box::new(NARROW_KEY), v.clone())),
+                _ => f.as_ref().clone(),
+            })
+            .collect();
+        let packed = Arc::new(Schema::new_with_metadata(
+            fields,
+            self.packed.metadata().clone(),
+        ));
+        PackedColumns { packed, ..self }
+    }
+
+    /// The schema as held: the plain one with the packed columns as Binary (and
+    /// dictionary keys narrowed, see [`PackedColumns::with_narrow_keys`]).
     pub fn schema(&self) -> SchemaRef {
         self.packed.clone()
     }
@@ -442,16 +475,20 @@ impl PackedColumns {
             .filter_map(|(f, c)| c.as_ref().map(|c| (f.as_ref(), c)))
     }
 
-    /// Column `name` as held: packed if it is a packed column, else as it is.
+    /// Column `name` as held: packed if it is a packed column, its dictionary keys
+    /// narrowed if the held type says so, else as it is. A column to narrow of more
+    /// than [`NARROW_KEYS_ROWS`] rows may not fit: an error.
     pub fn pack(&self, name: &str, column: &ArrayRef) -> Result<ArrayRef> {
-        match self
-            .plain
-            .index_of(name)
-            .ok()
-            .and_then(|i| self.codecs[i].as_ref())
-        {
-            Some(codec) => codec.pack(column.as_ref()),
-            None => Ok(column.clone()),
+        let Ok(i) = self.plain.index_of(name) else {
+            return Ok(column.clone());
+        };
+        if let Some(codec) = &self.codecs[i] {
+            return codec.pack(column.as_ref());
+        }
+        let held = self.packed.field(i).data_type();
+        match held == column.data_type() {
+            true => Ok(column.clone()),
+            false => narrow(column, held),
         }
     }
 
@@ -465,11 +502,28 @@ impl PackedColumns {
             .zip(batch.columns())
             .map(|((f, codec), c)| match codec {
                 Some(codec) => codec.unpack(c, f.data_type()),
+                None if c.data_type() != f.data_type() => Ok(cast(c, f.data_type())?),
                 None => Ok(c.clone()),
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(RecordBatch::try_new(self.plain.clone(), columns)?)
     }
+}
+
+/// `column` (a dictionary) with the dictionary type `to`, whose keys are narrower. The
+/// keys are cast as they are when they fit; when they do not (the dictionary has more
+/// values than `to` numbers, as a batch sliced from a bigger one has), the dictionary
+/// is built again from the values the rows use.
+fn narrow(column: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    if let Ok(narrowed) = cast(column, to) {
+        return Ok(narrowed);
+    }
+    let DataType::Dictionary(_, values) = to else {
+        return Err(Error::Internal(format!(
+            "narrowing to {to}, not a dictionary"
+        )));
+    };
+    Ok(cast(&cast(column, values)?, to)?)
 }
 
 /// `unpack_<column>(packed)`: the value of a column the window keeps packed, of the type it had.

@@ -13,15 +13,15 @@ use arrow::array::{
 };
 use arrow::compute::filter_record_batch;
 use arrow::compute::kernels::cmp::neq;
-use arrow::datatypes::Int32Type;
+use arrow::datatypes::Int16Type;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
-use tapio_schemas::{as_strings, dict_type, event_schema, topology_schema};
+use tapio_schemas::{as_strings, event_schema, topology_schema};
 
-use crate::packed_text::{PackedColumns, Unpack};
+use crate::packed_text::{NARROW_KEY, PackedColumns, Unpack};
 use crate::patterns::{PATTERNS, VIEWS};
 use crate::swap_table::SwapTable;
 use crate::triggers::{Present, Trigger};
@@ -72,16 +72,18 @@ impl Signal {
 }
 
 /// The keys of open stories, split into the event columns they match: a kind, a
-/// namespace and a node as dictionaries like the events' own, so the context join hashes
-/// the events' dictionary values rather than building a key string per row per window.
+/// namespace and a node as dictionaries like the window's own (narrow keys included), so
+/// the context join hashes the events' dictionary values rather than building a key
+/// string per row per window.
 fn story_keys_schema() -> SchemaRef {
+    let dict = DataType::Dictionary(Box::new(NARROW_KEY), Box::new(DataType::Utf8));
     Arc::new(Schema::new(vec![
         Field::new("story_id", DataType::Utf8, false),
         Field::new("key_type", DataType::Utf8, false),
-        Field::new("kind", dict_type(), true),
-        Field::new("namespace", dict_type(), true),
+        Field::new("kind", dict.clone(), true),
+        Field::new("namespace", dict.clone(), true),
         Field::new("name", DataType::Utf8, true),
-        Field::new("node", dict_type(), true),
+        Field::new("node", dict, true),
     ]))
 }
 
@@ -121,10 +123,15 @@ fn context_sql() -> String {
         schema
             .fields()
             .iter()
-            .map(|f| f.name())
-            .map(|n| match unpack && PACKED_COLUMNS.contains(&n.as_str()) {
-                true => format!("unpack_{n}(e.{n}) AS {n}"),
-                false => format!("e.{n}"),
+            .map(|f| (f.name(), f.data_type()))
+            .map(|(n, t)| match unpack {
+                true if PACKED_COLUMNS.contains(&n.as_str()) => format!("unpack_{n}(e.{n}) AS {n}"),
+                // The window's dictionaries have narrow keys; rows found get the
+                // event schema's again.
+                true if matches!(t, DataType::Dictionary(..)) => {
+                    format!("arrow_cast(e.{n}, '{t}') AS {n}")
+                }
+                _ => format!("e.{n}"),
             })
             .collect::<Vec<_>>()
             .join(", ")
@@ -138,9 +145,9 @@ fn context_sql() -> String {
 /// `workload` keys `Kind/namespace/name`, `node` and `event` keys a bare name.
 fn story_keys_batch(keys: &[(String, &'static str, String)]) -> Result<RecordBatch> {
     let n = keys.len();
-    let mut kind = StringDictionaryBuilder::<Int32Type>::new();
-    let mut namespace = StringDictionaryBuilder::<Int32Type>::new();
-    let mut node = StringDictionaryBuilder::<Int32Type>::new();
+    let mut kind = StringDictionaryBuilder::<Int16Type>::new();
+    let mut namespace = StringDictionaryBuilder::<Int16Type>::new();
+    let mut node = StringDictionaryBuilder::<Int16Type>::new();
     let mut name = StringBuilder::with_capacity(n, n * 32);
     for (_, key_type, key) in keys {
         let (k, ns, nm, nd) = match *key_type {
@@ -158,10 +165,10 @@ fn story_keys_batch(keys: &[(String, &'static str, String)]) -> Result<RecordBat
             "node" => (None, None, None, Some(key.as_str())),
             _ => (None, None, Some(key.as_str()), None),
         };
-        kind.append_option(k);
-        namespace.append_option(ns);
+        append_key(&mut kind, k, "kinds")?;
+        append_key(&mut namespace, ns, "namespaces")?;
         name.append_option(nm);
-        node.append_option(nd);
+        append_key(&mut node, nd, "nodes")?;
     }
     let story: StringArray = keys.iter().map(|k| Some(k.0.as_str())).collect();
     let key_type: StringArray = keys.iter().map(|k| Some(k.1)).collect();
@@ -176,6 +183,27 @@ fn story_keys_batch(keys: &[(String, &'static str, String)]) -> Result<RecordBat
             Arc::new(node.finish()),
         ],
     )?)
+}
+
+/// Appends `value` to a key column of [`story_keys_schema`]; more distinct `what` than
+/// its narrow keys number is an error, not a panic.
+fn append_key(
+    column: &mut StringDictionaryBuilder<Int16Type>,
+    value: Option<&str>,
+    what: &str,
+) -> Result<()> {
+    match value {
+        Some(v) => column.append(v).map(drop).map_err(|_| {
+            Error::Input(format!(
+                "open stories' keys name more than {} {what}",
+                i16::MAX
+            ))
+        }),
+        None => {
+            column.append_null();
+            Ok(())
+        }
+    }
 }
 
 /// Column `name` of a batch of pattern output, as `T`.
@@ -379,7 +407,7 @@ impl Runner {
 
     /// `batch` (of the event schema) as the window holds it ([`stored_rows`] with this
     /// runner's codecs): what [`Runner::set_events`] and [`Runner::context_in`] take.
-    pub fn stored_rows(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+    pub fn stored_rows(&self, batch: &RecordBatch) -> Result<Vec<RecordBatch>> {
         stored_rows(batch, &self.packing)
     }
 
@@ -615,7 +643,7 @@ mod tests {
         let events: Vec<_> = (0..20_000).map(pod_event).collect();
         let batches: Vec<RecordBatch> = events
             .chunks(4096)
-            .map(|c| r.stored_rows(&tapio_schemas::events_to_batch(c)).unwrap())
+            .flat_map(|c| r.stored_rows(&tapio_schemas::events_to_batch(c)).unwrap())
             .collect();
         let coded = |b: &RecordBatch| {
             let m = arrow::array::AsArray::as_binary::<i32>(b.column_by_name("message").unwrap());
@@ -638,6 +666,16 @@ mod tests {
         r.set_events(batches, vec![], None);
         let keys = [("s1".to_string(), "pod", "shop/web-7".to_string())];
         let found = r.context(&keys).await.unwrap();
+        // The window's narrow dictionary keys come back as the event schema's.
+        for column in ["source", "object_namespace", "node", "reason"] {
+            let field = event_schema().field_with_name(column).unwrap().clone();
+            for b in &found {
+                assert_eq!(
+                    b.column_by_name(column).unwrap().data_type(),
+                    field.data_type()
+                );
+            }
+        }
         let mut got: Vec<_> = found
             .iter()
             .flat_map(|b| tapio_schemas::events_from_batch(b).unwrap())

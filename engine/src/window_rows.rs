@@ -14,12 +14,13 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{ArrayData, ArrayRef, RecordBatch, make_array};
+use arrow::array::{ArrayData, ArrayRef, RecordBatch, UInt64Array, make_array};
 use arrow::buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer};
+use arrow::compute::take_record_batch;
 use arrow::datatypes::{Schema, SchemaRef};
 use tapio_schemas::{OMITTABLE_COLUMNS, event_schema};
 
-use crate::packed_text::PackedColumns;
+use crate::packed_text::{NARROW_KEYS_ROWS, PackedColumns};
 use crate::{Error, Result};
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
@@ -43,10 +44,11 @@ pub fn window_schema() -> SchemaRef {
 /// row, which only the rows the context search returns are unpacked for.
 pub const PACKED_COLUMNS: [&str; 4] = ["event_id", "message", "owner_chain", "attributes"];
 
-/// The window's [`PACKED_COLUMNS`] of [`window_schema`], with their codecs: each runner
-/// keeps one, shared by packing (as rows arrive) and the query functions that unpack.
+/// The window's [`PACKED_COLUMNS`] of [`window_schema`], with their codecs, and its
+/// dictionaries with narrow keys: each runner keeps one, shared by packing (as rows
+/// arrive) and the query functions that unpack.
 pub fn window_packing() -> PackedColumns {
-    PackedColumns::new(window_schema(), &PACKED_COLUMNS)
+    PackedColumns::new(window_schema(), &PACKED_COLUMNS).with_narrow_keys()
 }
 
 /// `batch` (of [`event_schema`]) in [`window_schema`]'s columns, in a buffer of its own
@@ -56,11 +58,28 @@ pub fn window_rows(batch: &RecordBatch) -> Result<RecordBatch> {
 }
 
 /// `batch` (of [`event_schema`]) as the window holds it: `packing`'s schema, its
-/// columns packed, in a buffer of its own.
-pub fn stored_rows(batch: &RecordBatch, packing: &PackedColumns) -> Result<RecordBatch> {
-    owned_rows(&select(batch, packing.schema(), |name, c| {
-        packing.pack(name, c)
-    })?)
+/// columns packed, in buffers of its own; in pieces of at most [`NARROW_KEYS_ROWS`] rows,
+/// so that narrow dictionary keys always fit (batches from collectors and Kafka have
+/// 8,192 rows: one piece).
+pub fn stored_rows(batch: &RecordBatch, packing: &PackedColumns) -> Result<Vec<RecordBatch>> {
+    let pack = |b: &RecordBatch| {
+        owned_rows(&select(b, packing.schema(), |name, c| {
+            packing.pack(name, c)
+        })?)
+    };
+    if batch.num_rows() <= NARROW_KEYS_ROWS {
+        return Ok(vec![pack(batch)?]);
+    }
+    (0..batch.num_rows())
+        .step_by(NARROW_KEYS_ROWS)
+        .map(|start| {
+            let len = NARROW_KEYS_ROWS.min(batch.num_rows() - start);
+            // A copy of the piece's rows alone: a slice would hold (and `owned_rows` copy)
+            // the whole batch's buffers.
+            let rows = UInt64Array::from_iter_values(start as u64..(start + len) as u64);
+            pack(&take_record_batch(batch, &rows)?)
+        })
+        .collect()
 }
 
 /// `schema`'s columns of `batch`, each through `convert(name, column)`.
@@ -266,6 +285,47 @@ mod tests {
             pointers(&c.to_data(), &mut ptrs);
         }
         ptrs.iter().filter(|p| range.contains(p)).count()
+    }
+
+    /// The window's dictionaries have 2-byte keys. A batch with more rows than they can
+    /// number is held in pieces, and every row reads back as it was: the first piece's
+    /// keys fit as they are, the second's index a dictionary too big for them and are
+    /// built again.
+    #[test]
+    fn big_batches_are_held_in_pieces_whose_keys_fit() {
+        let packing = window_packing();
+        let n = NARROW_KEYS_ROWS + 5000;
+        let events: Vec<_> = (0..n)
+            .map(|i| {
+                let mut e = event(i);
+                e.node = Some(format!("node-{i}"));
+                e
+            })
+            .collect();
+        let pieces = stored_rows(&events_to_batch(&events), &packing).unwrap();
+        let rows: Vec<usize> = pieces.iter().map(|p| p.num_rows()).collect();
+        assert_eq!(rows, [NARROW_KEYS_ROWS, 5000]);
+        for p in &pieces {
+            assert_eq!(p.schema(), packing.schema());
+            assert_eq!(
+                p.column_by_name("node").unwrap().data_type(),
+                &arrow::datatypes::DataType::Dictionary(
+                    Box::new(crate::packed_text::NARROW_KEY),
+                    Box::new(arrow::datatypes::DataType::Utf8)
+                )
+            );
+        }
+        let back: Vec<UnifiedEvent> = pieces
+            .iter()
+            .flat_map(|p| events_from_batch(&packing.unpack(p).unwrap()).unwrap())
+            .collect();
+        assert_eq!(back.len(), n);
+        for (got, want) in back.iter().zip(&events) {
+            assert_eq!(
+                (&got.event_id, &got.node, &got.message),
+                (&want.event_id, &want.node, &want.message)
+            );
+        }
     }
 
     #[test]
