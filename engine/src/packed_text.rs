@@ -438,18 +438,21 @@ impl PackedColumns {
         }
     }
 
-    /// The same, holding dictionary columns with [`NARROW_KEY`]s: for batches of at
-    /// most [`NARROW_KEYS_ROWS`] rows (see [`PackedColumns::pack`]).
-    pub fn with_narrow_keys(self) -> Self {
+    /// The same, holding dictionary columns with [`NARROW_KEY`]s, and the string
+    /// columns named in `encode` as such dictionaries too (columns whose values repeat
+    /// within a batch): for batches of at most [`NARROW_KEYS_ROWS`] rows (see
+    /// [`PackedColumns::pack`]).
+    pub fn with_narrow_keys(self, encode: &[&str]) -> Self {
+        let narrow = |v: &DataType| DataType::Dictionary(Box::new(NARROW_KEY), Box::new(v.clone()));
         let fields: Vec<Field> = self
             .packed
             .fields()
             .iter()
             .map(|f| match f.data_type() {
-                DataType::Dictionary(_, v) => f
-                    .as_ref()
-                    .clone()
-                    .with_data_type(DataType::Dictionary(Box::new(NARROW_KEY), v.clone())),
+                DataType::Dictionary(_, v) => f.as_ref().clone().with_data_type(narrow(v)),
+                t if encode.contains(&f.name().as_str()) => {
+                    f.as_ref().clone().with_data_type(narrow(t))
+                }
                 _ => f.as_ref().clone(),
             })
             .collect();
@@ -510,10 +513,10 @@ impl PackedColumns {
     }
 }
 
-/// `column` (a dictionary) with the dictionary type `to`, whose keys are narrower. The
-/// keys are cast as they are when they fit; when they do not (the dictionary has more
-/// values than `to` numbers, as a batch sliced from a bigger one has), the dictionary
-/// is built again from the values the rows use.
+/// `column` (a dictionary, or its values) as the dictionary type `to`, whose keys are
+/// narrower. A dictionary's keys are cast as they are when they fit; when they do not
+/// (the dictionary has more values than `to` numbers, as a batch sliced from a bigger
+/// one has), the dictionary is built again from the values the rows use.
 fn narrow(column: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
     if let Ok(narrowed) = cast(column, to) {
         return Ok(narrowed);

@@ -21,11 +21,11 @@ use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use tapio_schemas::{as_strings, event_schema, topology_schema};
 
-use crate::packed_text::{NARROW_KEY, PackedColumns, Unpack};
+use crate::packed_text::{NARROW_KEY, Unpack};
 use crate::patterns::{PATTERNS, VIEWS};
 use crate::swap_table::SwapTable;
 use crate::triggers::{Present, Trigger};
-use crate::window_rows::{PACKED_COLUMNS, stored_rows, window_packing, window_schema};
+use crate::window_rows::{PACKED_COLUMNS, POD_IS_OBJECT, WindowPacking, window_schema};
 use crate::{Error, Result};
 
 /// One row of pattern output joined with its event's context.
@@ -72,9 +72,9 @@ impl Signal {
 }
 
 /// The keys of open stories, split into the event columns they match: a kind, a
-/// namespace and a node as dictionaries like the window's own (narrow keys included), so
-/// the context join hashes the events' dictionary values rather than building a key
-/// string per row per window.
+/// namespace, a workload and a node as dictionaries like the window's own (narrow keys
+/// included), so the context join hashes the events' dictionary values rather than
+/// building a key string per row per window.
 fn story_keys_schema() -> SchemaRef {
     let dict = DataType::Dictionary(Box::new(NARROW_KEY), Box::new(DataType::Utf8));
     Arc::new(Schema::new(vec![
@@ -83,6 +83,7 @@ fn story_keys_schema() -> SchemaRef {
         Field::new("kind", dict.clone(), true),
         Field::new("namespace", dict.clone(), true),
         Field::new("name", DataType::Utf8, true),
+        Field::new("workload", dict.clone(), true),
         Field::new("node", dict, true),
     ]))
 }
@@ -97,17 +98,21 @@ fn story_keys_schema() -> SchemaRef {
 /// from `window_events`, whose [`PACKED_COLUMNS`] are unpacked for the rows returned.
 const CONTEXT_SQL: &str = "
 SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
+  ON k.key_type = 'pod' AND k.namespace = e.object_namespace AND k.name = e.object_name
+  WHERE e.pod_is_object
+UNION ALL
+SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'pod' AND k.namespace = e.object_namespace AND k.name = e.pod
 UNION ALL
 SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'object' AND k.kind = e.object_kind AND k.namespace = e.object_namespace
      AND k.name = e.object_name
-  WHERE e.pod IS NULL
+  WHERE e.pod IS NULL AND NOT e.pod_is_object
 UNION ALL
 SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'workload' AND k.kind = e.workload_kind AND k.namespace = e.object_namespace
-     AND k.name = e.workload_name
-  WHERE e.object_kind <> 'Pod' AND e.pod IS NULL
+     AND k.workload = e.workload_name
+  WHERE e.object_kind <> 'Pod' AND e.pod IS NULL AND NOT e.pod_is_object
 UNION ALL
 SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'node' AND k.node = e.node
@@ -116,8 +121,9 @@ UNION ALL
 SELECT k.story_id, {columns} FROM events e JOIN story_keys k
   ON k.key_type = 'event' AND k.name = e.event_id";
 
-/// [`CONTEXT_SQL`] with the window's columns filled in.
-fn context_sql() -> String {
+/// [`CONTEXT_SQL`] with the window's columns filled in: `{window_columns}` read from
+/// rows held as `held` ([`WindowPacking::schema`]) and returned as [`window_schema`]'s.
+fn context_sql(held: &Schema) -> String {
     let schema = window_schema();
     let columns = |unpack: bool| -> String {
         schema
@@ -125,10 +131,16 @@ fn context_sql() -> String {
             .iter()
             .map(|f| (f.name(), f.data_type()))
             .map(|(n, t)| match unpack {
-                true if PACKED_COLUMNS.contains(&n.as_str()) => format!("unpack_{n}(e.{n}) AS {n}"),
-                // The window's dictionaries have narrow keys; rows found get the
-                // event schema's again.
-                true if matches!(t, DataType::Dictionary(..)) => {
+                true if PACKED_COLUMNS.contains(&n.as_str()) => {
+                    format!("unpack_{n}(e.{n}) AS {n}")
+                }
+                // A pod that is the row's object is held once, as the object.
+                true if n == "pod" => {
+                    format!("CASE WHEN e.{POD_IS_OBJECT} THEN e.object_name ELSE e.pod END AS pod")
+                }
+                // Dictionaries with narrow keys, strings held as dictionaries: rows found
+                // get the event schema's types again.
+                true if held.field_with_name(n).is_ok_and(|h| h.data_type() != t) => {
                     format!("arrow_cast(e.{n}, '{t}') AS {n}")
                 }
                 _ => format!("e.{n}"),
@@ -148,6 +160,7 @@ fn story_keys_batch(keys: &[(String, &'static str, String)]) -> Result<RecordBat
     let mut kind = StringDictionaryBuilder::<Int16Type>::new();
     let mut namespace = StringDictionaryBuilder::<Int16Type>::new();
     let mut node = StringDictionaryBuilder::<Int16Type>::new();
+    let mut workload = StringDictionaryBuilder::<Int16Type>::new();
     let mut name = StringBuilder::with_capacity(n, n * 32);
     for (_, key_type, key) in keys {
         let (k, ns, nm, nd) = match *key_type {
@@ -167,7 +180,17 @@ fn story_keys_batch(keys: &[(String, &'static str, String)]) -> Result<RecordBat
         };
         append_key(&mut kind, k, "kinds")?;
         append_key(&mut namespace, ns, "namespaces")?;
-        name.append_option(nm);
+        // Workload names match the window's dictionary of them; other names, strings.
+        match *key_type {
+            "workload" => {
+                name.append_null();
+                append_key(&mut workload, nm, "workloads")?;
+            }
+            _ => {
+                name.append_option(nm);
+                workload.append_null();
+            }
+        }
         append_key(&mut node, nd, "nodes")?;
     }
     let story: StringArray = keys.iter().map(|k| Some(k.0.as_str())).collect();
@@ -180,6 +203,7 @@ fn story_keys_batch(keys: &[(String, &'static str, String)]) -> Result<RecordBat
             Arc::new(kind.finish()),
             Arc::new(namespace.finish()),
             Arc::new(name.finish()),
+            Arc::new(workload.finish()),
             Arc::new(node.finish()),
         ],
     )?)
@@ -229,8 +253,8 @@ pub struct Runner {
     ctx: SessionContext,
     /// Non-routine events (severity above info): what patterns match on.
     events: Arc<SwapTable>,
-    /// The codecs of the window's packed columns.
-    packing: PackedColumns,
+    /// How the window holds its rows, with the codecs of its packed columns.
+    packing: WindowPacking,
     /// Every event of the window ([`stored_rows`]): what story context is drawn from.
     window_events: Arc<SwapTable>,
     topology: Arc<SwapTable>,
@@ -297,8 +321,8 @@ impl Runner {
         for udf in tapio_udfs::all() {
             ctx.register_udf(udf);
         }
-        let packing = window_packing();
-        for (field, codec) in packing.columns() {
+        let packing = WindowPacking::default();
+        for (field, codec) in packing.codecs() {
             ctx.register_udf(Unpack::udf(
                 field.name(),
                 field.data_type().clone(),
@@ -376,7 +400,7 @@ impl Runner {
             patterns.push(PatternPlan { plan, trigger });
         }
         let context = ctx
-            .sql(&context_sql())
+            .sql(&context_sql(&packing.schema()))
             .await?
             .create_physical_plan()
             .await?;
@@ -405,10 +429,11 @@ impl Runner {
         Ok(())
     }
 
-    /// `batch` (of the event schema) as the window holds it ([`stored_rows`] with this
-    /// runner's codecs): what [`Runner::set_events`] and [`Runner::context_in`] take.
+    /// `batch` (of the event schema) as the window holds it ([`WindowPacking::store`]
+    /// with this runner's codecs): what [`Runner::set_events`] and
+    /// [`Runner::context_in`] take.
     pub fn stored_rows(&self, batch: &RecordBatch) -> Result<Vec<RecordBatch>> {
-        stored_rows(batch, &self.packing)
+        self.packing.store(batch)
     }
 
     /// Replaces the window's events: all of them (what story context is drawn from)
@@ -693,6 +718,77 @@ mod tests {
         want.sort();
         assert_eq!(got.len(), 400);
         assert_eq!(got, want);
+    }
+
+    /// Each kind of key finds its rows however the window holds them: a pod that is
+    /// the row's object (held once), a pod that is not, a workload's own events (their
+    /// names held as a dictionary), an object's; and they come back as they arrived.
+    #[tokio::test]
+    async fn context_keys_find_pods_objects_and_workloads_as_held() {
+        let r = Runner::new(1, true).await.unwrap();
+        let event = |id: &str, kind: &str, name: &str| {
+            let mut e = pod_event(0);
+            e.event_id = id.into();
+            e.object.kind = kind.into();
+            e.object.name = name.into();
+            e.pod = None;
+            e
+        };
+        let mut own = event("own", "Pod", "web-1");
+        own.pod = Some("web-1".into());
+        let mut kernel = event("kernel", "Node", "node-3");
+        kernel.pod = Some("web-1".into());
+        let mut other_pod = event("other-pod", "Pod", "web-2");
+        other_pod.pod = Some("web-2".into());
+        let mut rs = event("rs", "ReplicaSet", "web-7f");
+        rs.workload = Some(tapio_schemas::ObjectRef::new("Deployment", "shop", "web"));
+        let mut other_rs = event("other-rs", "ReplicaSet", "api-5c");
+        other_rs.workload = Some(tapio_schemas::ObjectRef::new("Deployment", "shop", "api"));
+        let events = vec![own, kernel, other_pod, rs, other_rs];
+        let held = r
+            .stored_rows(&tapio_schemas::events_to_batch(&events))
+            .unwrap();
+        r.set_events(held, vec![], None);
+
+        let keys = [
+            ("pod".to_string(), "pod", "shop/web-1".to_string()),
+            ("workload".into(), "workload", "Deployment/shop/web".into()),
+            ("object".into(), "object", "ReplicaSet/shop/api-5c".into()),
+        ];
+        let found = r.context(&keys).await.unwrap();
+        let mut got = Vec::new();
+        for b in &found {
+            let stories = b.column_by_name("story_id").unwrap();
+            let stories = arrow::array::AsArray::as_string::<i32>(stories);
+            for (i, e) in tapio_schemas::events_from_batch(b)
+                .unwrap()
+                .into_iter()
+                .enumerate()
+            {
+                got.push((stories.value(i).to_string(), e));
+            }
+        }
+        got.sort_by(|a, b| (&a.0, &a.1.event_id).cmp(&(&b.0, &b.1.event_id)));
+        let ids: Vec<(&str, &str)> = got
+            .iter()
+            .map(|(s, e)| (s.as_str(), e.event_id.as_str()))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("object", "other-rs"),
+                ("pod", "kernel"),
+                ("pod", "own"),
+                ("workload", "rs")
+            ]
+        );
+        for (_, e) in &got {
+            let want = events.iter().find(|w| w.event_id == e.event_id).unwrap();
+            assert_eq!(
+                (&e.object, &e.pod, &e.workload),
+                (&want.object, &want.pod, &want.workload)
+            );
+        }
     }
 
     /// A view is computed when the topology is set and follows each change of it.

@@ -14,13 +14,18 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{ArrayData, ArrayRef, RecordBatch, UInt64Array, make_array};
+use arrow::array::{
+    Array, ArrayData, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt64Array,
+    make_array,
+};
 use arrow::buffer::{BooleanBuffer, Buffer, MutableBuffer, NullBuffer};
+use arrow::compute::kernels::cmp::eq;
+use arrow::compute::kernels::zip::zip;
 use arrow::compute::take_record_batch;
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use tapio_schemas::{OMITTABLE_COLUMNS, event_schema};
 
-use crate::packed_text::{NARROW_KEYS_ROWS, PackedColumns};
+use crate::packed_text::{NARROW_KEYS_ROWS, PackedColumns, TextCodec};
 use crate::{Error, Result};
 
 static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
@@ -44,42 +49,129 @@ pub fn window_schema() -> SchemaRef {
 /// row, which only the rows the context search returns are unpacked for.
 pub const PACKED_COLUMNS: [&str; 4] = ["event_id", "message", "owner_chain", "attributes"];
 
-/// The window's [`PACKED_COLUMNS`] of [`window_schema`], with their codecs, and its
-/// dictionaries with narrow keys: each runner keeps one, shared by packing (as rows
-/// arrive) and the query functions that unpack.
-pub fn window_packing() -> PackedColumns {
-    PackedColumns::new(window_schema(), &PACKED_COLUMNS).with_narrow_keys()
+/// Columns the window holds as dictionaries although the event schema has them as plain
+/// strings: their values repeat within a batch (a workload's events come together).
+pub const ENCODED_COLUMNS: [&str; 1] = ["workload_name"];
+
+/// The held column that says a row's pod is its object (their one name is held once, as
+/// the object's; the `pod` column is null there). Pod events name the pod as both.
+pub const POD_IS_OBJECT: &str = "pod_is_object";
+
+/// How the window holds its rows (`window_events`): [`window_schema`]'s columns with
+/// [`PACKED_COLUMNS`] packed, dictionaries with narrow keys ([`ENCODED_COLUMNS`] among
+/// them), and a pod that is the row's object held once ([`POD_IS_OBJECT`]). Each runner
+/// keeps one: its codecs are shared by packing (as rows arrive) and the query functions
+/// that unpack.
+#[derive(Debug)]
+pub struct WindowPacking {
+    packing: PackedColumns,
+    /// `packing`'s schema and [`POD_IS_OBJECT`].
+    schema: SchemaRef,
+}
+
+impl Default for WindowPacking {
+    fn default() -> Self {
+        let packing =
+            PackedColumns::new(window_schema(), &PACKED_COLUMNS).with_narrow_keys(&ENCODED_COLUMNS);
+        let held = packing.schema();
+        let mut fields: Vec<_> = held.fields().iter().cloned().collect();
+        fields.push(Arc::new(Field::new(
+            POD_IS_OBJECT,
+            DataType::Boolean,
+            false,
+        )));
+        let schema = Arc::new(Schema::new_with_metadata(fields, held.metadata().clone()));
+        WindowPacking { packing, schema }
+    }
+}
+
+impl WindowPacking {
+    /// The schema of the rows as held.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Each packed column (its plain field) with its codec.
+    pub fn codecs(&self) -> impl Iterator<Item = (&Field, &Arc<TextCodec>)> {
+        self.packing.columns()
+    }
+
+    /// `batch` (of [`event_schema`]) as the window holds it, in buffers of its own; in
+    /// pieces of at most [`NARROW_KEYS_ROWS`] rows, so that narrow dictionary keys always
+    /// fit (batches from collectors and Kafka have 8,192 rows: one piece).
+    pub fn store(&self, batch: &RecordBatch) -> Result<Vec<RecordBatch>> {
+        if batch.num_rows() <= NARROW_KEYS_ROWS {
+            return Ok(vec![self.store_piece(batch)?]);
+        }
+        (0..batch.num_rows())
+            .step_by(NARROW_KEYS_ROWS)
+            .map(|start| {
+                let len = NARROW_KEYS_ROWS.min(batch.num_rows() - start);
+                // A copy of the piece's rows alone: a slice would hold (and
+                // `owned_rows` copy) the whole batch's buffers.
+                let rows = UInt64Array::from_iter_values(start as u64..(start + len) as u64);
+                self.store_piece(&take_record_batch(batch, &rows)?)
+            })
+            .collect()
+    }
+
+    fn store_piece(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let held = select(batch, self.packing.schema(), |name, c| {
+            self.packing.pack(name, c)
+        })?;
+        let (pod, object) = pod_and_object(&held)?;
+        // Null where the pod is null: false there.
+        let same = eq(&pod.1, &object)?;
+        let same = match same.nulls() {
+            Some(n) => BooleanArray::new(same.values() & n.inner(), None),
+            None => same,
+        };
+        let mut columns = held.columns().to_vec();
+        // A new array: nulling the values would keep their bytes.
+        let apart: StringArray = pod
+            .1
+            .as_string_opt::<i32>()
+            .ok_or_else(|| Error::Input("the `pod` column is not Utf8".into()))?
+            .iter()
+            .zip(same.values())
+            .map(|(p, same)| p.filter(|_| !same))
+            .collect();
+        columns[pod.0] = Arc::new(apart);
+        columns.push(Arc::new(same));
+        owned_rows(&RecordBatch::try_new(self.schema(), columns)?)
+    }
+
+    /// Held rows (of [`WindowPacking::schema`]) as [`window_schema`]'s.
+    pub fn unpack(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let same = batch
+            .column_by_name(POD_IS_OBJECT)
+            .and_then(|c| c.as_boolean_opt())
+            .ok_or_else(|| Error::Internal(format!("held rows: {POD_IS_OBJECT}")))?;
+        let (pod, object) = pod_and_object(batch)?;
+        let mut columns = batch.columns().to_vec();
+        columns.pop();
+        columns[pod.0] = zip(same, &object, &pod.1)?;
+        let held = RecordBatch::try_new(self.packing.schema(), columns)?;
+        self.packing.unpack(&held)
+    }
+}
+
+/// The `pod` column of held rows (with its index) and the `object_name` column.
+fn pod_and_object(batch: &RecordBatch) -> Result<((usize, ArrayRef), ArrayRef)> {
+    let column = |name: &str| {
+        batch
+            .schema()
+            .index_of(name)
+            .map(|i| (i, batch.column(i).clone()))
+            .map_err(|_| Error::Internal(format!("held rows without `{name}`")))
+    };
+    Ok((column("pod")?, column("object_name")?.1))
 }
 
 /// `batch` (of [`event_schema`]) in [`window_schema`]'s columns, in a buffer of its own
 /// (see [`owned_rows`]).
 pub fn window_rows(batch: &RecordBatch) -> Result<RecordBatch> {
     owned_rows(&select(batch, window_schema(), |_, c| Ok(c.clone()))?)
-}
-
-/// `batch` (of [`event_schema`]) as the window holds it: `packing`'s schema, its
-/// columns packed, in buffers of its own; in pieces of at most [`NARROW_KEYS_ROWS`] rows,
-/// so that narrow dictionary keys always fit (batches from collectors and Kafka have
-/// 8,192 rows: one piece).
-pub fn stored_rows(batch: &RecordBatch, packing: &PackedColumns) -> Result<Vec<RecordBatch>> {
-    let pack = |b: &RecordBatch| {
-        owned_rows(&select(b, packing.schema(), |name, c| {
-            packing.pack(name, c)
-        })?)
-    };
-    if batch.num_rows() <= NARROW_KEYS_ROWS {
-        return Ok(vec![pack(batch)?]);
-    }
-    (0..batch.num_rows())
-        .step_by(NARROW_KEYS_ROWS)
-        .map(|start| {
-            let len = NARROW_KEYS_ROWS.min(batch.num_rows() - start);
-            // A copy of the piece's rows alone: a slice would hold (and `owned_rows` copy)
-            // the whole batch's buffers.
-            let rows = UInt64Array::from_iter_values(start as u64..(start + len) as u64);
-            pack(&take_record_batch(batch, &rows)?)
-        })
-        .collect()
 }
 
 /// `schema`'s columns of `batch`, each through `convert(name, column)`.
@@ -293,7 +385,7 @@ mod tests {
     /// built again.
     #[test]
     fn big_batches_are_held_in_pieces_whose_keys_fit() {
-        let packing = window_packing();
+        let packing = WindowPacking::default();
         let n = NARROW_KEYS_ROWS + 5000;
         let events: Vec<_> = (0..n)
             .map(|i| {
@@ -302,7 +394,7 @@ mod tests {
                 e
             })
             .collect();
-        let pieces = stored_rows(&events_to_batch(&events), &packing).unwrap();
+        let pieces = packing.store(&events_to_batch(&events)).unwrap();
         let rows: Vec<usize> = pieces.iter().map(|p| p.num_rows()).collect();
         assert_eq!(rows, [NARROW_KEYS_ROWS, 5000]);
         for p in &pieces {
@@ -326,6 +418,30 @@ mod tests {
                 (&want.event_id, &want.node, &want.message)
             );
         }
+    }
+
+    /// A pod that is the row's object is held once (as the object), a pod that is not
+    /// is held as it is, and both read back as they arrived.
+    #[test]
+    fn a_pod_that_is_the_object_is_held_once() {
+        let packing = WindowPacking::default();
+        let mut events: Vec<_> = (0..10).map(event).collect();
+        events[3].pod = Some("other".into());
+        events[5].pod = None;
+        let held = packing.store(&events_to_batch(&events)).unwrap().remove(0);
+        let pod = held.column_by_name("pod").unwrap().as_string::<i32>();
+        assert_eq!(pod.value_data(), b"other");
+        let same = held.column_by_name(POD_IS_OBJECT).unwrap().as_boolean();
+        let same: Vec<bool> = same.iter().map(|s| s.unwrap()).collect();
+        let want: Vec<bool> = (0..10).map(|i| i != 3 && i != 5).collect();
+        assert_eq!(same, want);
+        let back = events_from_batch(&packing.unpack(&held).unwrap()).unwrap();
+        let pods = |es: &[UnifiedEvent]| -> Vec<_> {
+            es.iter()
+                .map(|e| (e.pod.clone(), e.object.name.clone()))
+                .collect()
+        };
+        assert_eq!(pods(&back), pods(&events));
     }
 
     #[test]
