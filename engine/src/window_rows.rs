@@ -23,6 +23,7 @@ use arrow::compute::kernels::cmp::eq;
 use arrow::compute::kernels::zip::zip;
 use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow_select::dictionary::garbage_collect_any_dictionary;
 use tapio_schemas::{OMITTABLE_COLUMNS, event_schema};
 
 use crate::packed_text::{NARROW_KEYS_ROWS, PackedColumns, TextCodec};
@@ -197,10 +198,20 @@ fn select(
 
 /// `batch` copied into one buffer of its own, so that the message it came from can be
 /// freed: a filtered batch still holds its message through the dictionaries it shares.
-/// One allocation per batch, like the message it replaces: held rows live long and leave
-/// in arrival order, and small buffers left among freed messages fragment the heap.
+/// Dictionaries keep only the values their rows use: the notable rows of a message are a
+/// few hundred of its 8,192, and its dictionaries' values (a node, reason or container
+/// name for every row) would otherwise come along. One allocation per batch, like the
+/// message it replaces: held rows live long and leave in arrival order, and small
+/// buffers left among freed messages fragment the heap.
 pub fn owned_rows(batch: &RecordBatch) -> Result<RecordBatch> {
-    let columns: Vec<ArrayData> = batch.columns().iter().map(|c| c.to_data()).collect();
+    let columns: Vec<ArrayData> = batch
+        .columns()
+        .iter()
+        .map(|c| match c.as_any_dictionary_opt() {
+            Some(d) => Ok(garbage_collect_any_dictionary(d)?.to_data()),
+            None => Ok(c.to_data()),
+        })
+        .collect::<Result<_>>()?;
     let mut bytes = MutableBuffer::new(columns.iter().map(size_of).sum());
     let mut at = Vec::new();
     for c in &columns {
@@ -342,10 +353,17 @@ mod tests {
     }
 
     /// Filtered rows hold their message through the dictionaries they share with it;
-    /// their owned copy does not, and holds the same rows.
+    /// their owned copy does not, holds the same rows, and only the dictionary values
+    /// they use.
     #[test]
     fn owned_rows_of_a_filtered_batch_leave_the_message() {
-        let events: Vec<_> = (0..50).map(event).collect();
+        let events: Vec<_> = (0..50)
+            .map(|i| {
+                let mut e = event(i);
+                e.node = Some(format!("node-{i}"));
+                e
+            })
+            .collect();
         let (message, decoded) = through_ipc(&events);
         let mask: arrow::array::BooleanArray = (0..50).map(|i| Some(i % 3 == 0)).collect();
         let filtered = arrow::compute::filter_record_batch(&decoded, &mask).unwrap();
@@ -356,6 +374,14 @@ mod tests {
         let owned = owned_rows(&filtered).unwrap();
         assert_eq!(in_message(&owned, &message), 0);
         assert_eq!(owned, filtered);
+        let nodes = |b: &RecordBatch| {
+            b.column_by_name("node")
+                .unwrap()
+                .as_any_dictionary()
+                .values()
+                .len()
+        };
+        assert_eq!((nodes(&filtered), nodes(&owned)), (50, 17));
     }
 
     /// `events` as an IPC message, and the batch decoded from it.
