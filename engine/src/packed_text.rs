@@ -392,8 +392,9 @@ impl Decoded {
     }
 }
 
-/// Some columns of a schema kept packed, each with a codec of its own: the schema as
-/// held, and the conversions between it and the plain one. The window keeps one
+/// Some columns of a schema kept packed, each with a codec of its own (and, if asked,
+/// dictionaries with narrow keys): the schema as held, and the conversions between it
+/// and the plain one. The window keeps one
 /// ([`crate::window_rows`]), and so do the incidents' held rows
 /// ([`crate::held_events`]).
 #[derive(Debug)]

@@ -255,7 +255,7 @@ pub struct Runner {
     events: Arc<SwapTable>,
     /// How the window holds its rows, with the codecs of its packed columns.
     packing: WindowPacking,
-    /// Every event of the window ([`stored_rows`]): what story context is drawn from.
+    /// Every event of the window ([`Runner::stored_rows`]): what story context is drawn from.
     window_events: Arc<SwapTable>,
     topology: Arc<SwapTable>,
     /// The topology views, each with its plan over `topology`, in computing order.

@@ -9,8 +9,10 @@
 //! ids, cgroups, addresses, labels). Patterns read the notable rows, which keep every
 //! column, and are copied out of their message too: filtering a batch keeps its
 //! dictionaries, which would hold the message. Messages, event ids, owner chains and
-//! attributes, the biggest values of a row, are kept packed ([`stored_rows`],
-//! [`crate::packed_text`]).
+//! attributes, the biggest values of a row, are kept packed ([`crate::packed_text`]);
+//! dictionaries have 2-byte keys, a few repetitive or mostly-null columns are held as
+//! dictionaries too, and a pod that is its row's object is held once
+//! ([`WindowPacking`]).
 
 use std::sync::{Arc, LazyLock};
 
