@@ -95,11 +95,12 @@ fn story_keys_schema() -> SchemaRef {
 /// key type has no key this time does not scan its events (an empty hash-join build side
 /// skips the probe side). `{columns}` stands for the window's columns
 /// ([`window_schema`]), which every branch selects; `{window_columns}` for the same read
-/// from `window_events`, whose [`PACKED_COLUMNS`] are unpacked for the rows returned.
+/// from `window_events`, whose [`PACKED_COLUMNS`] are unpacked for the rows returned;
+/// `{pod_is_object}` for [`POD_IS_OBJECT`].
 const CONTEXT_SQL: &str = "
 SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'pod' AND k.namespace = e.object_namespace AND k.name = e.object_name
-  WHERE e.pod_is_object
+  WHERE e.{pod_is_object}
 UNION ALL
 SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'pod' AND k.namespace = e.object_namespace AND k.name = e.pod
@@ -107,12 +108,12 @@ UNION ALL
 SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'object' AND k.kind = e.object_kind AND k.namespace = e.object_namespace
      AND k.name = e.object_name
-  WHERE e.pod IS NULL AND NOT e.pod_is_object
+  WHERE e.pod IS NULL AND NOT e.{pod_is_object}
 UNION ALL
 SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'workload' AND k.kind = e.workload_kind AND k.namespace = e.object_namespace
      AND k.workload = e.workload_name
-  WHERE e.object_kind <> 'Pod' AND e.pod IS NULL AND NOT e.pod_is_object
+  WHERE e.object_kind <> 'Pod' AND e.pod IS NULL AND NOT e.{pod_is_object}
 UNION ALL
 SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
   ON k.key_type = 'node' AND k.node = e.node
@@ -151,6 +152,7 @@ fn context_sql(held: &Schema) -> String {
     CONTEXT_SQL
         .replace("{window_columns}", &columns(true))
         .replace("{columns}", &columns(false))
+        .replace("{pod_is_object}", POD_IS_OBJECT)
 }
 
 /// The `story_keys` batch of context keys: `pod` keys are `namespace/pod`, `object` and
