@@ -12,7 +12,9 @@
 //!
 //! Run: `cargo bench -p tapio-benches --bench kafka_throughput` (tansu on PATH:
 //! `cargo install tansu --locked --features dynostore`). `TAPIO_BENCH_EVENTS` sets the
-//! event count (default 2,000,000).
+//! event count (default 2,000,000); `TAPIO_BENCH_KAFKA_SET=key=value,...` adds librdkafka
+//! settings to every client (as `KafkaConfig::extra` does). The produce step also prints
+//! the CPU seconds it took in this process and in the broker.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -22,6 +24,7 @@ use futures::StreamExt;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use tapio_benches::{cpu_secs_of, process_cpu_secs};
 use tapio_ingest::kafka::{Body, EventSource, KafkaConfig, Publisher, admin};
 use tapio_schemas::{EventBatchBuilder, ObjectRef, Severity, UnifiedEvent, event_schema, wire};
 
@@ -158,6 +161,16 @@ async fn main() {
     let cfg = KafkaConfig::parse(&format!("kafka://127.0.0.1:{port}"))
         .unwrap()
         .with_topic_prefix("bench");
+    // `TAPIO_BENCH_KAFKA_SET=key=value,...`: librdkafka settings for every client.
+    let mut cfg = cfg;
+    if let Ok(set) = std::env::var("TAPIO_BENCH_KAFKA_SET") {
+        for kv in set.split(',').filter(|kv| !kv.is_empty()) {
+            let (k, v) = kv
+                .split_once('=')
+                .expect("TAPIO_BENCH_KAFKA_SET: key=value,...");
+            cfg.extra.push((k.to_string(), v.to_string()));
+        }
+    }
     admin::ensure_topics(&cfg).await.unwrap();
 
     let t = Instant::now();
@@ -190,6 +203,7 @@ async fn main() {
 
     // 1. Produce.
     let publisher = Publisher::new(&cfg).unwrap();
+    let cpu = (process_cpu_secs(), cpu_secs_of(broker.id()));
     let t = Instant::now();
     let mut sends = futures::stream::iter(
         batches
@@ -202,13 +216,9 @@ async fn main() {
         partition = r.unwrap().partition;
     }
     drop(sends);
-    row(
-        "produce (Publisher)",
-        n,
-        batches.len(),
-        bytes,
-        t.elapsed().as_secs_f64(),
-    );
+    let produce_secs = t.elapsed().as_secs_f64();
+    let produce_cpu = (process_cpu_secs() - cpu.0, cpu_secs_of(broker.id()) - cpu.1);
+    row("produce (Publisher)", n, batches.len(), bytes, produce_secs);
 
     // 2. Raw consumer, no decoding; again after Tapio's consumer, as the broker may
     //    serve a second read of the same data faster.
@@ -262,6 +272,10 @@ async fn main() {
     );
     println!();
     println!("(joining the consumer group took {joined:.1}s, not counted)");
+    println!(
+        "(produce: {produce_secs:.2}s; CPU {:.2}s in this process (encoding, the client), {:.2}s in the broker)",
+        produce_cpu.0, produce_cpu.1
+    );
     let _ = broker.kill();
     let _ = broker.wait();
 }

@@ -2,7 +2,17 @@
 
 /// CPU seconds (user + system) this process has used, from `/proc/self/stat`.
 pub fn process_cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_secs_in("/proc/self/stat")
+}
+
+/// CPU seconds (user + system) process `pid` has used, from `/proc/PID/stat`; 0 when it
+/// is gone.
+pub fn cpu_secs_of(pid: u32) -> f64 {
+    cpu_secs_in(&format!("/proc/{pid}/stat"))
+}
+
+fn cpu_secs_in(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name (which may contain spaces) start at ") ".
     let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
