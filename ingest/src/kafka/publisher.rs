@@ -71,9 +71,9 @@ impl Publisher {
         c.set("acks", "all")
             // Retries neither reorder nor duplicate a partition's messages.
             .set("enable.idempotence", "true")
-            // Whole message sets are compressed by the client, and decompressed by any
-            // consumer without it knowing: Arrow values stay plain IPC.
-            .set("compression.type", "lz4")
+            // Arrow values come compressed (`wire::encode_ipc_lz4`): compressing them
+            // again on the client's one thread per broker was the publisher's limit.
+            .set("compression.type", "none")
             .set("linger.ms", "5")
             .set("message.max.bytes", "16777216")
             .set(
@@ -129,7 +129,7 @@ impl Publisher {
     /// cluster's events land in one partition, in order, so one consumer sees everything
     /// a story of that cluster needs.
     pub async fn send_events(&self, cluster: &str, batches: &[RecordBatch]) -> Result<Stored> {
-        let bytes = wire::encode_ipc(&event_schema(), batches)
+        let bytes = wire::encode_ipc_lz4(&event_schema(), batches)
             .map_err(|e| KafkaError::Encode(e.to_string()))?;
         let mut h = headers(
             wire::KIND_EVENTS,
@@ -157,7 +157,7 @@ impl Publisher {
     pub async fn send_topology(&self, cluster: &str, relations: &[Relation]) -> Result<Stored> {
         let batch = to_batch(topology_schema(), relations)
             .map_err(|e| KafkaError::Encode(e.to_string()))?;
-        let bytes = wire::encode_ipc(&topology_schema(), &[batch])
+        let bytes = wire::encode_ipc_lz4(&topology_schema(), &[batch])
             .map_err(|e| KafkaError::Encode(e.to_string()))?;
         let h = headers(
             wire::KIND_TOPOLOGY,
