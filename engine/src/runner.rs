@@ -556,13 +556,12 @@ impl Runner {
                 });
             }
         }
+        // The subject's key is a new string: built only to break ties (building it for
+        // every comparison was ~4 % of the engine with 48k pods in one window).
         out.sort_by(|a, b| {
-            (a.event_time, &a.event_id, a.pattern, a.subject_key()).cmp(&(
-                b.event_time,
-                &b.event_id,
-                b.pattern,
-                b.subject_key(),
-            ))
+            (a.event_time, &a.event_id, a.pattern)
+                .cmp(&(b.event_time, &b.event_id, b.pattern))
+                .then_with(|| a.subject_key().cmp(&b.subject_key()))
         });
         out.dedup();
         Ok((out, runs))
