@@ -78,6 +78,14 @@ fn main() {
             .expect("runtime")
     };
     if let Ok(dir) = std::env::var("TAPIO_BENCH_ENGINE") {
+        // `RUST_LOG=tapio_engine::runner=trace` prints every plan run with its operators'
+        // rows and times, on stderr (stdout carries the JSON result).
+        if std::env::var_os("RUST_LOG").is_some() {
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_writer(std::io::stderr)
+                .init();
+        }
         let lookback = std::env::var("TAPIO_BENCH_LOOKBACK")
             .ok()
             .and_then(|v| v.parse().ok())

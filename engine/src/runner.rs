@@ -266,6 +266,10 @@ pub struct Runner {
     ctx: SessionContext,
     /// Non-routine events (severity above info): what patterns match on.
     events: Arc<SwapTable>,
+    /// Those of them new since the last window ([`Runner::set_events`]): what the
+    /// row-local patterns read, planned in a session of their own where this table is
+    /// `events` (see [`crate::triggers`]).
+    new_events: Arc<SwapTable>,
     /// How the window holds its rows, with the codecs of its packed columns.
     packing: WindowPacking,
     /// Every event of the window ([`Runner::stored_rows`]): what story context is drawn from.
@@ -330,27 +334,36 @@ impl Runner {
             .options_mut()
             .optimizer
             .enable_dynamic_filter_pushdown = false;
-        let ctx = SessionContext::new_with_config(config);
-        for udf in tapio_udfs::all() {
-            ctx.register_udf(udf);
-        }
         let packing = WindowPacking::default();
-        for (field, codec) in packing.codecs() {
-            ctx.register_udf(Unpack::udf(
-                field.name(),
-                field.data_type().clone(),
-                codec.clone(),
-            ));
+        // Two sessions over the same tables but one: in `fresh`, `events` holds only the
+        // notable rows new since the last window.
+        let ctx = SessionContext::new_with_config(config.clone());
+        let fresh = SessionContext::new_with_config(config);
+        for c in [&ctx, &fresh] {
+            for udf in tapio_udfs::all() {
+                c.register_udf(udf);
+            }
+            for (field, codec) in packing.codecs() {
+                c.register_udf(Unpack::udf(
+                    field.name(),
+                    field.data_type().clone(),
+                    codec.clone(),
+                ));
+            }
         }
         let table = |schema, rows| Arc::new(SwapTable::new(schema, partitions, rows));
         let events = table(event_schema(), ROWS_NOTABLE);
+        let new_events = table(event_schema(), ROWS_NOTABLE);
         let window_events = table(packing.schema(), ROWS_WINDOW);
         let topology = table(topology_schema(), ROWS_TOPOLOGY);
         let story_keys = table(story_keys_schema(), ROWS_STORY_KEYS);
         ctx.register_table("events", events.clone())?;
-        ctx.register_table("window_events", window_events.clone())?;
-        ctx.register_table("topology", topology.clone())?;
-        ctx.register_table("story_keys", story_keys.clone())?;
+        fresh.register_table("events", new_events.clone())?;
+        for c in [&ctx, &fresh] {
+            c.register_table("window_events", window_events.clone())?;
+            c.register_table("topology", topology.clone())?;
+            c.register_table("story_keys", story_keys.clone())?;
+        }
         let mut views = Vec::with_capacity(VIEWS.len());
         for v in VIEWS {
             let error = |e| Error::View {
@@ -366,6 +379,7 @@ impl Runner {
                 .map_err(error)?;
             let view = table(plan.schema(), ROWS_TOPOLOGY);
             ctx.register_table(v.name, view.clone()).map_err(error)?;
+            fresh.register_table(v.name, view.clone()).map_err(error)?;
             views.push((view, plan));
         }
 
@@ -403,7 +417,10 @@ impl Runner {
                  WHERE s.subject_name IS NOT NULL AND s.subject_name <> ''",
                 id = p.id,
             );
-            let plan = ctx
+            // A row-local pattern reads only the new rows: each older row gave its
+            // signal in an earlier window (and would give the same one again).
+            let session = if trigger.row_local { &fresh } else { &ctx };
+            let plan = session
                 .sql(&sql)
                 .await
                 .map_err(error)?
@@ -421,6 +438,7 @@ impl Runner {
             ctx,
             packing,
             events,
+            new_events,
             window_events,
             topology,
             views,
@@ -451,7 +469,8 @@ impl Runner {
 
     /// Replaces the window's events: all of them (what story context is drawn from)
     /// and the [`notable_rows`] among them (what patterns read); `new_notable` are
-    /// those of the notable rows the previous window did not hold (`None`: all).
+    /// those of the notable rows the previous window did not hold (`None`: all), what
+    /// row-local patterns read. After a topology change every row is new to them.
     /// Returns the window's trigger values, for [`Runner::signals`].
     pub fn set_events(
         &self,
@@ -460,12 +479,15 @@ impl Runner {
         new_notable: Option<Vec<RecordBatch>>,
     ) -> WindowTriggers {
         let changed = self.topology_changed.swap(false, Ordering::Relaxed);
+        let new_notable = new_notable.filter(|_| !changed);
         let values = WindowTriggers {
             all: Present::collect(&notable, &self.trigger_columns),
             new: new_notable
-                .filter(|_| !changed)
-                .map(|n| Present::collect(&n, &self.trigger_columns)),
+                .as_ref()
+                .map(|n| Present::collect(n, &self.trigger_columns)),
         };
+        self.new_events
+            .replace(new_notable.unwrap_or_else(|| notable.clone()));
         self.events.replace(notable);
         self.window_events.replace(all);
         values
@@ -831,6 +853,54 @@ mod tests {
     }
 
     /// A view is computed when the topology is set and follows each change of it.
+    /// An OOM kill, as the kernel collector reports it.
+    fn oom_kill(i: usize) -> tapio_schemas::UnifiedEvent {
+        let mut e = pod_event(i);
+        e.source = "ebpf".into();
+        e.event_type = "kernel.oom_kill".into();
+        e.severity = tapio_schemas::Severity::Critical;
+        e
+    }
+
+    #[tokio::test]
+    async fn row_local_patterns_read_only_the_new_rows() {
+        let r = Runner::new(1, true).await.unwrap();
+        let batch = |events: &[tapio_schemas::UnifiedEvent]| tapio_schemas::events_to_batch(events);
+        let (old, new) = (batch(&[oom_kill(1)]), batch(&[oom_kill(2)]));
+        let oom_signals = |signals: Vec<Signal>| -> Vec<String> {
+            signals
+                .into_iter()
+                .filter(|s| s.pattern == "oom-killed")
+                .map(|s| s.event_id)
+                .collect()
+        };
+        // The first window: every row is new.
+        let t = r.set_events(Vec::new(), vec![old.clone()], None);
+        let (first, _) = r.signals(&t).await.unwrap();
+        assert_eq!(oom_signals(first), [oom_kill(1).event_id]);
+        // The next: the old row gave its signal already; only the new row is read.
+        let t = r.set_events(
+            Vec::new(),
+            vec![old.clone(), new.clone()],
+            Some(vec![new.clone()]),
+        );
+        let (next, runs) = r.signals(&t).await.unwrap();
+        assert_eq!(oom_signals(next), [oom_kill(2).event_id]);
+        assert!(runs.run >= 1);
+        // Nothing new: oom-killed does not run.
+        let t = r.set_events(Vec::new(), vec![old.clone(), new.clone()], Some(Vec::new()));
+        let (none, _) = r.signals(&t).await.unwrap();
+        assert!(oom_signals(none).is_empty());
+        // After a topology change every row is new to the patterns that join it.
+        r.set_topology(Vec::new()).await.unwrap();
+        let t = r.set_events(Vec::new(), vec![old, new.clone()], Some(vec![new]));
+        let (all, _) = r.signals(&t).await.unwrap();
+        assert_eq!(
+            oom_signals(all),
+            [oom_kill(1).event_id, oom_kill(2).event_id]
+        );
+    }
+
     #[tokio::test]
     async fn views_follow_the_topology() {
         let r = Runner::new(2, true).await.unwrap();
@@ -885,8 +955,10 @@ mod trigger_tests {
             ]))
         );
         assert!(need("crashloop").is_some_and(|n| n.contains(&("reason", "BackOff".into()))));
-        // dns-failure matches resolver messages by regex: no condition.
+        // dns-failure matches resolver messages by regex: no condition, but row-local
+        // still (it reads every new row).
         assert_eq!(need("dns-failure"), None);
+        assert!(trigger("dns-failure").row_local);
         // One event, one signal: checked against new rows only. A cascade joins a
         // downstream failure with an upstream one, another row: checked on all rows.
         assert!(trigger("oom-killed").row_local);
