@@ -24,7 +24,7 @@
 //! capture that many times back to back, each round a span later with its ids suffixed
 //! (`1000000:1200:14400:900:10` is 10M events over 40 hours): the engine's figures and
 //! accuracy count every round, the reading, Arrow, decode and floor figures one. `TAPIO_BENCH_PARTITIONS` sets the
-//! engine's DataFusion partitions (default: one per core, at most 2).
+//! engine's DataFusion partitions (default: the engine's, one).
 //! `TAPIO_BENCH_NO_TRIGGERS=1` turns the trigger prefilter off (every pattern runs in
 //! every window), to measure what it saves.
 //! `TAPIO_BENCH_PACE=N` paces the input at N events/s: each message is due when the rows
