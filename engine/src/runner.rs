@@ -852,7 +852,6 @@ mod tests {
         }
     }
 
-    /// A view is computed when the topology is set and follows each change of it.
     /// An OOM kill, as the kernel collector reports it.
     fn oom_kill(i: usize) -> tapio_schemas::UnifiedEvent {
         let mut e = pod_event(i);
@@ -862,6 +861,8 @@ mod tests {
         e
     }
 
+    /// Row-local patterns read the notable rows new since the last window, and every
+    /// row again after a topology change.
     #[tokio::test]
     async fn row_local_patterns_read_only_the_new_rows() {
         let r = Runner::new(1, true).await.unwrap();
@@ -901,6 +902,7 @@ mod tests {
         );
     }
 
+    /// A view is computed when the topology is set and follows each change of it.
     #[tokio::test]
     async fn views_follow_the_topology() {
         let r = Runner::new(2, true).await.unwrap();
