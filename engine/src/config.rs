@@ -22,8 +22,8 @@ pub struct EngineConfig {
     pub link_threshold: f64,
     /// DataFusion partitions per query. One: a window's plans are small, and a second
     /// partition on a second core only added repartitioning (engine bench, 1M events
-    /// over 4 h: 2.75-2.86 s with one, 3.04-3.06 s with two; no faster with 1M in one
-    /// window either).
+    /// over 4 h: 3.22-3.26 s with one, 3.62-3.65 s with two; with 1M in one window
+    /// 6.70-6.81 s against 6.64-6.99 s).
     pub partitions: usize,
     /// Run only the patterns whose trigger values occur in the window (see
     /// [`crate::triggers`]). Off runs every pattern in every window: the same signals,

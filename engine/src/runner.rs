@@ -888,10 +888,15 @@ mod tests {
         let (next, runs) = r.signals(&t).await.unwrap();
         assert_eq!(oom_signals(next), [oom_kill(2).event_id]);
         assert!(runs.run >= 1);
-        // Nothing new: oom-killed does not run.
+        // Nothing new: oom-killed gives no signal again.
         let t = r.set_events(Vec::new(), vec![old.clone(), new.clone()], Some(Vec::new()));
         let (none, _) = r.signals(&t).await.unwrap();
         assert!(oom_signals(none).is_empty());
+        // No notable rows at all: nothing runs, not even dns-failure, which has no
+        // trigger condition.
+        let t = r.set_events(Vec::new(), Vec::new(), Some(Vec::new()));
+        let (_, runs) = r.signals(&t).await.unwrap();
+        assert_eq!(runs.run, 0, "{runs:?}");
         // After a topology change every row is new to the patterns that join it.
         r.set_topology(Vec::new()).await.unwrap();
         let t = r.set_events(Vec::new(), vec![old, new.clone()], Some(vec![new]));
