@@ -90,7 +90,7 @@ fn may_link(a: &Node, b: &Node) -> bool {
 /// Link keys of a signal. A node's signals link by the node alone: the pods that lose
 /// the node are its victims, and linking by them would chain every incident that once
 /// touched one of its ~30 pods (and, through their workloads, other nodes' incidents)
-/// into one story. Its pods still show in the node's story through the context query.
+/// into one story. Its pods still show in the node's story through the context search.
 pub fn keys(s: &Signal) -> Vec<String> {
     let mut k = vec![format!("S:{}", s.subject_key())];
     if s.subject_kind == "Node" {

@@ -15,7 +15,7 @@ use tapio_schemas::as_strings;
 use tapio_schemas::ids::stable_id;
 
 use crate::graph::{Graph, GraphEdge, NodeId};
-use crate::held_events::HeldEvents;
+use crate::held_events::{BatchValues, HeldEvents};
 use crate::runner::Signal;
 use crate::{Error, Result};
 
@@ -40,6 +40,9 @@ pub struct Incident {
     nodes: Vec<NodeId>,
     /// The edges that joined its signals, as node pairs (new, earlier).
     pairs: Vec<(NodeId, NodeId)>,
+    /// A number no other state of any incident had: it changes whenever its signals do
+    /// (what a cache of its context keys is checked against).
+    pub revision: u64,
 }
 
 impl Incident {
@@ -48,7 +51,8 @@ impl Incident {
         self.signals.iter().map(|s| s.weight).sum()
     }
 
-    /// Keys the context query looks events up by: (type, key).
+    /// Keys the context search looks events up by: (type, key); see
+    /// [`crate::context_index`] for which rows each finds.
     pub fn context_keys(&self) -> Vec<(&'static str, String)> {
         let mut out = BTreeSet::new();
         for s in &self.signals {
@@ -86,6 +90,8 @@ pub struct Incidents {
     evidence: HashMap<String, (Vec<String>, i64)>,
     /// The idle timeout, in ns (see [`Incidents::until`]).
     idle: i64,
+    /// The last [`Incident::revision`] given.
+    revisions: u64,
 }
 
 impl Incidents {
@@ -169,6 +175,7 @@ impl Incidents {
                             links: Vec::new(),
                             nodes: Vec::new(),
                             pairs: Vec::new(),
+                            revision: 0,
                         },
                     );
                     id
@@ -199,8 +206,15 @@ impl Incidents {
             t.pairs.extend(edges.iter().map(|(n, _)| (node, *n)));
             t.links.extend(edges.into_iter().map(|(_, e)| e));
             t.signals.push(s);
+            self.revisions += 1;
+            t.revision = self.revisions;
         }
         Ok(added)
+    }
+
+    /// Open incident `id`.
+    pub fn get(&self, id: &str) -> Option<&Incident> {
+        self.open.get(id)
     }
 
     /// The open incidents.
@@ -208,37 +222,38 @@ impl Incidents {
         self.open.values()
     }
 
-    /// Adds context rows (a `story_id` column beside the window's columns: what the
-    /// context query returns) to their open incidents. A row is left out when its event
-    /// is evidence against a subject that is not the incident's: it belongs to that
-    /// subject's story (a pod's history shows its node going NotReady, but that is the
-    /// node's incident). An event already held is replaced only by a row with a higher
-    /// count (see [`HeldEvents::add`]). Returns how many rows were taken.
-    pub fn add_context(&mut self, batch: &RecordBatch) -> Result<usize> {
-        let strings = |name: &str| {
-            batch
-                .column_by_name(name)
-                .and_then(as_strings)
-                .ok_or_else(|| Error::Internal(format!("context rows: `{name}`")))
-        };
-        let (stories, events) = (strings("story_id")?, strings("event_id")?);
-        let mut rows: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for r in 0..batch.num_rows() {
-            let Some(i) = self.open.get(stories.value(r)) else {
+    /// Adds context rows (the window's columns, by name) to their open incidents:
+    /// `stories` gives each story's rows of `batch` (what [`crate::context_index`] finds).
+    /// A row is left out when its event is evidence against a subject that is not the
+    /// incident's: it belongs to that subject's story (a pod's history shows its node
+    /// going NotReady, but that is the node's incident). An event already held is
+    /// replaced only by a row with a higher count (see [`HeldEvents::add`]). Returns how
+    /// many rows were taken.
+    pub fn add_context(
+        &mut self,
+        batch: &RecordBatch,
+        stories: &[(String, Vec<usize>)],
+    ) -> Result<usize> {
+        let events = batch
+            .column_by_name("event_id")
+            .and_then(as_strings)
+            .ok_or_else(|| Error::Internal("context rows: `event_id`".into()))?;
+        let mut values = BatchValues::new(batch);
+        let mut taken = 0;
+        for (id, rows) in stories {
+            let Some(i) = self.open.get_mut(id) else {
                 continue;
             };
-            if let Some((subjects, _)) = self.evidence.get(events.value(r))
-                && !subjects.iter().any(|k| i.keys.contains(k))
-            {
-                continue;
-            }
-            rows.entry(stories.value(r)).or_default().push(r);
-        }
-        let mut taken = 0;
-        for (id, rows) in rows {
-            if let Some(i) = self.open.get_mut(id) {
-                taken += i.events.add(batch, &rows)?;
-            }
+            let evidence = &self.evidence;
+            let rows: Vec<usize> = rows
+                .iter()
+                .copied()
+                .filter(|&r| match evidence.get(events.value(r)) {
+                    Some((subjects, _)) => subjects.iter().any(|k| i.keys.contains(k)),
+                    None => true,
+                })
+                .collect();
+            taken += i.events.add_from(&mut values, &rows)?;
         }
         Ok(taken)
     }
@@ -381,6 +396,7 @@ impl Incidents {
                 links: Vec::new(),
                 nodes: Vec::new(),
                 pairs: Vec::new(),
+                revision: 0,
             })
             .collect();
         let node_part: HashMap<NodeId, usize> = whole
@@ -414,7 +430,9 @@ impl Incidents {
             t.events = events.split_off(t.signals.iter().map(|s| s.event_id.as_str()))?;
         }
         made[0].events = events;
-        for t in made {
+        for mut t in made {
+            self.revisions += 1;
+            t.revision = self.revisions;
             for n in &t.nodes {
                 self.incident_of.insert(*n, t.id.clone());
             }
@@ -434,23 +452,16 @@ impl Incidents {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
-    use arrow::array::StringArray;
-    use arrow::datatypes::{DataType, Field, Schema};
     use tapio_schemas::{UnifiedEvent, events_to_batch};
 
     use crate::window_rows::window_rows;
 
-    /// Adds `e` to incident `id` as the context query would find it.
+    /// Adds `e` to incident `id` as the context search would find it.
     fn add_event(inc: &mut Incidents, id: &str, e: UnifiedEvent) {
         let rows = window_rows(&events_to_batch(&[e])).unwrap();
-        let mut fields = vec![Field::new("story_id", DataType::Utf8, false)];
-        fields.extend(rows.schema().fields().iter().map(|f| f.as_ref().clone()));
-        let mut columns = vec![Arc::new(StringArray::from(vec![id])) as _];
-        columns.extend(rows.columns().iter().cloned());
-        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
-        inc.add_context(&batch).unwrap();
+        inc.add_context(&rows, &[(id.to_string(), vec![0])])
+            .unwrap();
     }
 
     fn sig(

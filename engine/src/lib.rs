@@ -6,6 +6,7 @@
 //! mode run this same engine.
 
 pub mod config;
+pub mod context_index;
 pub mod engine;
 pub mod graph;
 pub mod held_events;

@@ -1,5 +1,4 @@
-//! Runs the pattern library and the story-context query over one window with
-//! DataFusion. The SQL is planned once, down to physical plans over [`SwapTable`]s; each
+//! Runs the pattern library over one window with DataFusion. The SQL is planned once, down to physical plans over [`SwapTable`]s; each
 //! window swaps the tables' rows and runs a copy of each plan with its execution state
 //! reset (a plan carries state, so one is never re-executed as is).
 
@@ -8,13 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::array::{
-    Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, StringBuilder,
-    StringDictionaryBuilder, TimestampNanosecondArray,
+    Array, Float64Array, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray,
 };
 use arrow::compute::filter_record_batch;
 use arrow::compute::kernels::cmp::neq;
-use arrow::datatypes::Int16Type;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::execution_plan::reset_plan_states;
 use datafusion::physical_plan::union::UnionExec;
@@ -23,11 +19,11 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use tapio_schemas::{as_strings, event_schema, topology_schema};
 use tracing::trace;
 
-use crate::packed_text::{NARROW_KEY, Unpack};
+use crate::packed_text::Unpack;
 use crate::patterns::{PATTERNS, VIEWS};
 use crate::swap_table::SwapTable;
 use crate::triggers::{Present, Trigger};
-use crate::window_rows::{PACKED_COLUMNS, POD_IS_OBJECT, WindowPacking, window_schema};
+use crate::window_rows::WindowPacking;
 use crate::{Error, Result};
 
 /// One row of pattern output joined with its event's context.
@@ -73,176 +69,6 @@ impl Signal {
     }
 }
 
-/// The keys of open stories, split into the event columns they match: a kind, a
-/// namespace, a workload and a node as dictionaries like the window's own (narrow keys
-/// included), so the context join hashes the events' dictionary values rather than
-/// building a key string per row per window.
-fn story_keys_schema() -> SchemaRef {
-    let dict = DataType::Dictionary(Box::new(NARROW_KEY), Box::new(DataType::Utf8));
-    Arc::new(Schema::new(vec![
-        Field::new("story_id", DataType::Utf8, false),
-        Field::new("key_type", DataType::Utf8, false),
-        Field::new("kind", dict.clone(), true),
-        Field::new("namespace", dict.clone(), true),
-        Field::new("name", DataType::Utf8, true),
-        Field::new("workload", dict.clone(), true),
-        Field::new("node", dict, true),
-        Field::new(HELD_ONCE, DataType::Boolean, false),
-    ]))
-}
-
-/// A `story_keys` column, true on every key: pod keys join on it with the window's
-/// [`POD_IS_OBJECT`] as one more key column. As a `WHERE` on the window, the flag made
-/// DataFusion copy the ~80 % of rows it holds before the join probed them; as a join
-/// key, the rows are probed in place and only the matches are copied.
-const HELD_ONCE: &str = "held_once";
-
-/// SQL that finds every retained event of the open stories: their failing pods'
-/// history, their subjects' and workloads' own events, their nodes', and the signals.
-/// It reads `window_events` (every row) where patterns read `events` (non-routine rows),
-/// except for the signals' own rows: those are in `events`, far fewer. A branch whose
-/// key type has no key this time does not scan its events (an empty hash-join build side
-/// skips the probe side). `{columns}` stands for the window's columns
-/// ([`window_schema`]), which every branch selects; `{window_columns}` for the same read
-/// from `window_events`, whose [`PACKED_COLUMNS`] are unpacked for the rows returned;
-/// `{pod_is_object}` for [`POD_IS_OBJECT`], `{held_once}` for [`HELD_ONCE`].
-const CONTEXT_SQL: &str = "
-SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
-  ON k.key_type = 'pod' AND k.namespace = e.object_namespace AND k.name = e.object_name
-     AND k.{held_once} = e.{pod_is_object}
-UNION ALL
-SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
-  ON k.key_type = 'pod' AND k.namespace = e.object_namespace AND k.name = e.pod
-UNION ALL
-SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
-  ON k.key_type = 'object' AND k.kind = e.object_kind AND k.namespace = e.object_namespace
-     AND k.name = e.object_name
-  WHERE e.pod IS NULL AND NOT e.{pod_is_object}
-UNION ALL
-SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
-  ON k.key_type = 'workload' AND k.kind = e.workload_kind AND k.namespace = e.object_namespace
-     AND k.workload = e.workload_name
-  WHERE e.object_kind <> 'Pod' AND e.pod IS NULL AND NOT e.{pod_is_object}
-UNION ALL
-SELECT k.story_id, {window_columns} FROM window_events e JOIN story_keys k
-  ON k.key_type = 'node' AND k.node = e.node
-  WHERE e.object_kind = 'Node'
-UNION ALL
-SELECT k.story_id, {columns} FROM events e JOIN story_keys k
-  ON k.key_type = 'event' AND k.name = e.event_id";
-
-/// [`CONTEXT_SQL`] with the window's columns filled in: `{window_columns}` read from
-/// rows held as `held` ([`WindowPacking::schema`]) and returned as [`window_schema`]'s.
-fn context_sql(held: &Schema) -> String {
-    let schema = window_schema();
-    let columns = |unpack: bool| -> String {
-        schema
-            .fields()
-            .iter()
-            .map(|f| (f.name(), f.data_type()))
-            .map(|(n, t)| match unpack {
-                true if PACKED_COLUMNS.contains(&n.as_str()) => {
-                    format!("unpack_{n}(e.{n}) AS {n}")
-                }
-                // A pod that is the row's object is held once, as the object.
-                true if n == "pod" => {
-                    format!("CASE WHEN e.{POD_IS_OBJECT} THEN e.object_name ELSE e.pod END AS pod")
-                }
-                // Dictionaries with narrow keys, strings held as dictionaries: rows found
-                // get the event schema's types again.
-                true if held.field_with_name(n).is_ok_and(|h| h.data_type() != t) => {
-                    format!("arrow_cast(e.{n}, '{t}') AS {n}")
-                }
-                _ => format!("e.{n}"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    CONTEXT_SQL
-        .replace("{window_columns}", &columns(true))
-        .replace("{columns}", &columns(false))
-        .replace("{pod_is_object}", POD_IS_OBJECT)
-        .replace("{held_once}", HELD_ONCE)
-}
-
-/// The `story_keys` batch of context keys: `pod` keys are `namespace/pod`, `object` and
-/// `workload` keys `Kind/namespace/name`, `node` and `event` keys a bare name.
-fn story_keys_batch(keys: &[(String, &'static str, String)]) -> Result<RecordBatch> {
-    let n = keys.len();
-    let mut kind = StringDictionaryBuilder::<Int16Type>::new();
-    let mut namespace = StringDictionaryBuilder::<Int16Type>::new();
-    let mut node = StringDictionaryBuilder::<Int16Type>::new();
-    let mut workload = StringDictionaryBuilder::<Int16Type>::new();
-    let mut name = StringBuilder::with_capacity(n, n * 32);
-    for (_, key_type, key) in keys {
-        let (k, ns, nm, nd) = match *key_type {
-            "pod" => match key.split_once('/') {
-                Some((ns, pod)) => (None, Some(ns), Some(pod), None),
-                None => (None, None, None, None),
-            },
-            "object" | "workload" => {
-                let mut parts = key.splitn(3, '/');
-                match (parts.next(), parts.next(), parts.next()) {
-                    (Some(k), Some(ns), Some(nm)) => (Some(k), Some(ns), Some(nm), None),
-                    _ => (None, None, None, None),
-                }
-            }
-            "node" => (None, None, None, Some(key.as_str())),
-            _ => (None, None, Some(key.as_str()), None),
-        };
-        append_key(&mut kind, k, "kinds")?;
-        append_key(&mut namespace, ns, "namespaces")?;
-        // Workload names match the window's dictionary of them; other names, strings.
-        match *key_type {
-            "workload" => {
-                name.append_null();
-                append_key(&mut workload, nm, "workloads")?;
-            }
-            _ => {
-                name.append_option(nm);
-                workload.append_null();
-            }
-        }
-        append_key(&mut node, nd, "nodes")?;
-    }
-    let story: StringArray = keys.iter().map(|k| Some(k.0.as_str())).collect();
-    let key_type: StringArray = keys.iter().map(|k| Some(k.1)).collect();
-    Ok(RecordBatch::try_new(
-        story_keys_schema(),
-        vec![
-            Arc::new(story),
-            Arc::new(key_type),
-            Arc::new(kind.finish()),
-            Arc::new(namespace.finish()),
-            Arc::new(name.finish()),
-            Arc::new(workload.finish()),
-            Arc::new(node.finish()),
-            Arc::new(BooleanArray::from(vec![true; n])),
-        ],
-    )?)
-}
-
-/// Appends `value` to a key column of [`story_keys_schema`]; more distinct `what` than
-/// its narrow keys number is an error, not a panic.
-fn append_key(
-    column: &mut StringDictionaryBuilder<Int16Type>,
-    value: Option<&str>,
-    what: &str,
-) -> Result<()> {
-    match value {
-        Some(v) => column.append(v).map(drop).map_err(|_| {
-            Error::Input(format!(
-                "open stories' keys name more than {} {what}",
-                i16::MAX
-            ))
-        }),
-        None => {
-            column.append_null();
-            Ok(())
-        }
-    }
-}
-
 /// Column `name` of a batch of pattern output, as `T`.
 fn signal_column<'a, T: Array + 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T> {
     b.column_by_name(name)
@@ -272,12 +98,12 @@ pub struct Runner {
     new_events: Arc<SwapTable>,
     /// How the window holds its rows, with the codecs of its packed columns.
     packing: WindowPacking,
-    /// Every event of the window ([`Runner::stored_rows`]): what story context is drawn from.
+    /// Every event of the window ([`Runner::stored_rows`]), for patterns that read
+    /// routine rows too (story context is looked up by key: [`crate::context_index`]).
     window_events: Arc<SwapTable>,
     topology: Arc<SwapTable>,
     /// The topology views, each with its plan over `topology`, in computing order.
     views: Vec<(Arc<SwapTable>, Arc<dyn ExecutionPlan>)>,
-    story_keys: Arc<SwapTable>,
     /// Each pattern's plan, with the condition its window must meet to be run.
     patterns: Vec<PatternPlan>,
     /// Every column a pattern's condition names.
@@ -285,7 +111,6 @@ pub struct Runner {
     /// Whether the topology changed since the last window: every row is new to the
     /// patterns that join it.
     topology_changed: AtomicBool,
-    context: Arc<dyn ExecutionPlan>,
 }
 
 /// One pattern, planned: its signals joined with their events' context.
@@ -314,11 +139,10 @@ pub struct PatternRuns {
 }
 
 /// Row estimates the planner sizes joins by (it plans once, before any window's rows
-/// exist): the look-back holds many events, few of them notable, and a few story keys.
+/// exist): the look-back holds many events, few of them notable.
 const ROWS_NOTABLE: usize = 10_000;
 const ROWS_WINDOW: usize = 1_000_000;
 const ROWS_TOPOLOGY: usize = 100_000;
-const ROWS_STORY_KEYS: usize = 100;
 
 impl Runner {
     /// Registers the tables and functions and plans every query. A pattern that does not
@@ -356,13 +180,11 @@ impl Runner {
         let new_events = table(event_schema(), ROWS_NOTABLE);
         let window_events = table(packing.schema(), ROWS_WINDOW);
         let topology = table(topology_schema(), ROWS_TOPOLOGY);
-        let story_keys = table(story_keys_schema(), ROWS_STORY_KEYS);
         ctx.register_table("events", events.clone())?;
         fresh.register_table("events", new_events.clone())?;
         for c in [&ctx, &fresh] {
             c.register_table("window_events", window_events.clone())?;
             c.register_table("topology", topology.clone())?;
-            c.register_table("story_keys", story_keys.clone())?;
         }
         let mut views = Vec::with_capacity(VIEWS.len());
         for v in VIEWS {
@@ -429,11 +251,6 @@ impl Runner {
                 .map_err(error)?;
             patterns.push(PatternPlan { plan, trigger });
         }
-        let context = ctx
-            .sql(&context_sql(&packing.schema()))
-            .await?
-            .create_physical_plan()
-            .await?;
         Ok(Runner {
             ctx,
             packing,
@@ -442,11 +259,9 @@ impl Runner {
             window_events,
             topology,
             views,
-            story_keys,
             patterns,
             trigger_columns,
             topology_changed: AtomicBool::new(true),
-            context,
         })
     }
 
@@ -460,14 +275,19 @@ impl Runner {
         Ok(())
     }
 
+    /// How the window holds its rows: what unpacks the rows the context search finds.
+    pub fn packing(&self) -> &WindowPacking {
+        &self.packing
+    }
+
     /// `batch` (of the event schema) as the window holds it ([`WindowPacking::store`]
-    /// with this runner's codecs): what [`Runner::set_events`] and
-    /// [`Runner::context_in`] take.
+    /// with this runner's codecs): what [`Runner::set_events`] takes and
+    /// [`crate::context_index`] indexes.
     pub fn stored_rows(&self, batch: &RecordBatch) -> Result<Vec<RecordBatch>> {
         self.packing.store(batch)
     }
 
-    /// Replaces the window's events: all of them (what story context is drawn from)
+    /// Replaces the window's events: all of them (`window_events`)
     /// and the [`notable_rows`] among them (what patterns read); `new_notable` are
     /// those of the notable rows the previous window did not hold (`None`: all), what
     /// row-local patterns read. After a topology change every row is new to them.
@@ -588,39 +408,10 @@ impl Runner {
         out.dedup();
         Ok((out, runs))
     }
-
-    /// Events of the open stories among the current events: (story id, event row) batches.
-    pub async fn context(
-        &self,
-        keys: &[(String, &'static str, String)],
-    ) -> Result<Vec<RecordBatch>> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let batch = story_keys_batch(keys)?;
-        self.story_keys.replace(vec![batch]);
-        self.run(&self.context).await
-    }
-
-    /// Like [`Runner::context`], with `events` in place of the window's events (until
-    /// the next [`Runner::set_events`]): keys searched in an earlier window need only the
-    /// rows that window did not see. Signals' own rows are still looked up among all the
-    /// window's notable rows, which are few.
-    pub async fn context_in(
-        &self,
-        keys: &[(String, &'static str, String)],
-        events: Vec<RecordBatch>,
-    ) -> Result<Vec<RecordBatch>> {
-        if keys.is_empty() || events.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.window_events.replace(events);
-        self.context(keys).await
-    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use tapio_schemas::Relation;
     use tapio_schemas::rows::to_batch;
 
@@ -669,7 +460,9 @@ mod tests {
         out
     }
 
-    fn pod_event(i: usize) -> tapio_schemas::UnifiedEvent {
+    /// A kubelet Event about one of 50 pods (`web-{i % 50}`), some with an owner chain,
+    /// attributes and a message.
+    pub(crate) fn pod_event(i: usize) -> tapio_schemas::UnifiedEvent {
         let mut e: tapio_schemas::UnifiedEvent = serde_json::from_value(serde_json::json!({
             "event_id": format!("{i:08x}-7c1e-4b2a-9f3d-{i:012x}"),
             "event_time": "2026-11-21T09:00:00Z", "observed_time": "2026-11-21T09:00:01Z",
@@ -698,158 +491,6 @@ mod tests {
             )
         });
         e
-    }
-
-    /// The window keeps messages, event ids, owner chains and attributes packed; the
-    /// context search returns the rows it finds with each as it arrived (empty lists and
-    /// maps included), for rows packed before the codec had a table (raw) and after.
-    #[tokio::test]
-    async fn context_rows_come_back_unpacked() {
-        let r = Runner::new(1, true).await.unwrap();
-        let events: Vec<_> = (0..20_000).map(pod_event).collect();
-        let batches: Vec<RecordBatch> = events
-            .chunks(4096)
-            .flat_map(|c| r.stored_rows(&tapio_schemas::events_to_batch(c)).unwrap())
-            .collect();
-        let coded = |b: &RecordBatch| {
-            let m = arrow::array::AsArray::as_binary::<i32>(b.column_by_name("message").unwrap());
-            (0..m.len()).find(|&i| m.is_valid(i)).map(|i| m.value(i)[0])
-        };
-        assert_eq!(coded(&batches[0]), Some(crate::packed_text::RAW));
-        assert_eq!(coded(&batches[4]), Some(1));
-        // The batches packed with the table: their messages in under half the bytes.
-        let packed: usize = batches[3..]
-            .iter()
-            .map(|b| b.column_by_name("message").unwrap().to_data().buffers()[1].len())
-            .sum();
-        let plain: usize = events[3 * 4096..]
-            .iter()
-            .filter_map(|e| e.message.as_ref())
-            .map(|m| m.len())
-            .sum();
-        assert!(packed * 2 < plain, "{packed} bytes packed for {plain}");
-
-        r.set_events(batches, vec![], None);
-        let keys = [("s1".to_string(), "pod", "shop/web-7".to_string())];
-        let found = r.context(&keys).await.unwrap();
-        // The window's narrow dictionary keys come back as the event schema's.
-        for column in ["source", "object_namespace", "node", "reason"] {
-            let field = event_schema().field_with_name(column).unwrap().clone();
-            for b in &found {
-                assert_eq!(
-                    b.column_by_name(column).unwrap().data_type(),
-                    field.data_type()
-                );
-            }
-        }
-        let mut got: Vec<_> = found
-            .iter()
-            .flat_map(|b| tapio_schemas::events_from_batch(b).unwrap())
-            .map(|e| (e.event_id, e.message, e.owner_chain, e.attributes))
-            .collect();
-        got.sort();
-        let mut want: Vec<_> = events
-            .iter()
-            .filter(|e| e.pod.as_deref() == Some("web-7"))
-            .map(|e| {
-                let e = e.clone();
-                (e.event_id, e.message, e.owner_chain, e.attributes)
-            })
-            .collect();
-        want.sort();
-        assert_eq!(got.len(), 400);
-        assert_eq!(got, want);
-    }
-
-    /// Each kind of key finds its rows however the window holds them: a pod that is
-    /// the row's object (held once), a pod that is not, a workload's own events (their
-    /// names held as a dictionary), an object's; and they come back as they arrived.
-    /// The context plan probes the window's rows in place: no branch filters (copies)
-    /// every held row before its join, as a `WHERE` on the pod-is-object flag did.
-    #[tokio::test]
-    async fn context_plan_does_not_copy_the_window_before_joining() {
-        let r = Runner::new(1, true).await.unwrap();
-        let plan = datafusion::physical_plan::displayable(r.context.as_ref())
-            .indent(true)
-            .to_string();
-        assert!(plan.contains(POD_IS_OBJECT), "{plan}");
-        let filters: Vec<_> = plan
-            .lines()
-            .filter(|l| l.contains("FilterExec") && l.contains(POD_IS_OBJECT))
-            .collect();
-        // What is left filtering on the flag selects rows that are not a pod's: few.
-        assert!(
-            filters.iter().all(|l| l.contains("NOT pod_is_object")),
-            "{filters:#?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn context_keys_find_pods_objects_and_workloads_as_held() {
-        let r = Runner::new(1, true).await.unwrap();
-        let event = |id: &str, kind: &str, name: &str| {
-            let mut e = pod_event(0);
-            e.event_id = id.into();
-            e.object.kind = kind.into();
-            e.object.name = name.into();
-            e.pod = None;
-            e
-        };
-        let mut own = event("own", "Pod", "web-1");
-        own.pod = Some("web-1".into());
-        let mut kernel = event("kernel", "Node", "node-3");
-        kernel.pod = Some("web-1".into());
-        let mut other_pod = event("other-pod", "Pod", "web-2");
-        other_pod.pod = Some("web-2".into());
-        let mut rs = event("rs", "ReplicaSet", "web-7f");
-        rs.workload = Some(tapio_schemas::ObjectRef::new("Deployment", "shop", "web"));
-        let mut other_rs = event("other-rs", "ReplicaSet", "api-5c");
-        other_rs.workload = Some(tapio_schemas::ObjectRef::new("Deployment", "shop", "api"));
-        let events = vec![own, kernel, other_pod, rs, other_rs];
-        let held = r
-            .stored_rows(&tapio_schemas::events_to_batch(&events))
-            .unwrap();
-        r.set_events(held, vec![], None);
-
-        let keys = [
-            ("pod".to_string(), "pod", "shop/web-1".to_string()),
-            ("workload".into(), "workload", "Deployment/shop/web".into()),
-            ("object".into(), "object", "ReplicaSet/shop/api-5c".into()),
-        ];
-        let found = r.context(&keys).await.unwrap();
-        let mut got = Vec::new();
-        for b in &found {
-            let stories = b.column_by_name("story_id").unwrap();
-            let stories = arrow::array::AsArray::as_string::<i32>(stories);
-            for (i, e) in tapio_schemas::events_from_batch(b)
-                .unwrap()
-                .into_iter()
-                .enumerate()
-            {
-                got.push((stories.value(i).to_string(), e));
-            }
-        }
-        got.sort_by(|a, b| (&a.0, &a.1.event_id).cmp(&(&b.0, &b.1.event_id)));
-        let ids: Vec<(&str, &str)> = got
-            .iter()
-            .map(|(s, e)| (s.as_str(), e.event_id.as_str()))
-            .collect();
-        assert_eq!(
-            ids,
-            [
-                ("object", "other-rs"),
-                ("pod", "kernel"),
-                ("pod", "own"),
-                ("workload", "rs")
-            ]
-        );
-        for (_, e) in &got {
-            let want = events.iter().find(|w| w.event_id == e.event_id).unwrap();
-            assert_eq!(
-                (&e.object, &e.pod, &e.workload),
-                (&want.object, &want.pod, &want.workload)
-            );
-        }
     }
 
     /// An OOM kill, as the kernel collector reports it.

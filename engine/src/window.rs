@@ -151,6 +151,39 @@ impl Retained {
         Ok(best)
     }
 
+    /// The batch that arrived `arrival`-th (see [`Retained::last_arrival`]) with its
+    /// `event_time` column, while it is held.
+    pub fn batch(&self, arrival: u64) -> Option<(&RecordBatch, &TimestampNanosecondArray)> {
+        let first = self.batches.front()?.arrival;
+        let h = self
+            .batches
+            .get(usize::try_from(arrival.checked_sub(first)?).ok()?)?;
+        // Checked on push: every held batch has the column.
+        times(&h.batch).ok().map(|t| (&h.batch, t))
+    }
+
+    /// Arrival number of the last batch pushed (0 before any).
+    pub fn last_arrival(&self) -> u64 {
+        self.arrivals
+    }
+
+    /// Arrival number of the oldest batch held: every earlier one was evicted.
+    pub fn first_arrival(&self) -> u64 {
+        self.batches
+            .front()
+            .map_or(self.arrivals + 1, |h| h.arrival)
+    }
+
+    /// The earliest arrival that can hold rows an evaluation which saw `seen` did not
+    /// (see [`Retained::range_unseen`]): the first batch that arrived since, or an
+    /// earlier one with rows at or after that evaluation's end.
+    pub fn first_unseen(&self, seen: Seen) -> u64 {
+        self.batches
+            .iter()
+            .find(|h| h.arrival > seen.arrived || h.hi >= seen.end)
+            .map_or(self.arrivals + 1, |h| h.arrival)
+    }
+
     /// Drops whole batches that end before `before`.
     pub fn evict(&mut self, before: i64) {
         while let Some(h) = self.batches.front() {
