@@ -417,7 +417,12 @@ impl Engine {
                 _ => None,
             };
             self.stats.windows_evaluated += 1;
-            let data = self.retained.range(from, end)?;
+            // Every row of the window, for patterns that read them (the library's
+            // do not: context is looked up in the index).
+            let data = match self.runner.reads_window() {
+                true => self.retained.range(from, end)?,
+                false => Vec::new(),
+            };
             // Notable rows the last evaluation did not hold: what row-local patterns
             // are checked against (see `triggers`).
             let notable_seen = self.notable_seen;

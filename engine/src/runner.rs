@@ -22,7 +22,7 @@ use tracing::trace;
 use crate::packed_text::Unpack;
 use crate::patterns::{PATTERNS, VIEWS};
 use crate::swap_table::SwapTable;
-use crate::triggers::{Present, Trigger};
+use crate::triggers::{Present, Trigger, scans};
 use crate::window_rows::WindowPacking;
 use crate::{Error, Result};
 
@@ -111,6 +111,8 @@ pub struct Runner {
     /// Whether the topology changed since the last window: every row is new to the
     /// patterns that join it.
     topology_changed: AtomicBool,
+    /// Whether a pattern reads `window_events` (none of the library does).
+    reads_window: bool,
 }
 
 /// One pattern, planned: its signals joined with their events' context.
@@ -207,6 +209,7 @@ impl Runner {
 
         let mut patterns = Vec::with_capacity(PATTERNS.len());
         let mut trigger_columns = BTreeSet::new();
+        let mut reads_window = false;
         for p in PATTERNS {
             let body = p.sql.trim().trim_end_matches(';');
             let error = |e| Error::Pattern {
@@ -226,6 +229,7 @@ impl Runner {
                 Trigger::default()
             };
             trigger_columns.extend(trigger.need.iter().flatten().map(|(c, _)| *c));
+            reads_window |= scans(&logical, "window_events");
             let sql = format!(
                 "SELECT '{id}' AS pattern, CAST(s.event_id AS VARCHAR) AS event_id, \
                  CAST(s.subject_kind AS VARCHAR) AS subject_kind, CAST(s.subject_namespace AS VARCHAR) AS subject_namespace, \
@@ -262,6 +266,7 @@ impl Runner {
             patterns,
             trigger_columns,
             topology_changed: AtomicBool::new(true),
+            reads_window,
         })
     }
 
@@ -273,6 +278,12 @@ impl Runner {
             view.replace(self.run(plan).await?);
         }
         Ok(())
+    }
+
+    /// Whether a pattern reads `window_events`: if none does, [`Runner::set_events`]
+    /// needs no rows for it.
+    pub fn reads_window(&self) -> bool {
+        self.reads_window
     }
 
     /// How the window holds its rows: what unpacks the rows the context search finds.

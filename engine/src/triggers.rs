@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int32Type;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{JoinType, ScalarValue};
 use datafusion::logical_expr::{BinaryExpr, Distinct, Expr, LogicalPlan, Operator};
 
@@ -122,6 +123,22 @@ pub fn need(plan: &LogicalPlan) -> Option<Need> {
     }
 }
 
+/// Whether the plan reads `table`, in a subquery too. The engine hands patterns the
+/// window's every row (`window_events`) only when one of them reads it.
+pub fn scans(plan: &LogicalPlan, table: &str) -> bool {
+    let mut found = false;
+    let _ = plan.apply_with_subqueries(|p| {
+        if let LogicalPlan::TableScan(s) = p
+            && s.table_name.table() == table
+        {
+            found = true;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
+}
+
 /// Whether each row of the plan's output comes from one row of `events`, whatever else
 /// the window holds: one scan of `events`, none of `window_events`, and no aggregate
 /// function or window function (those read several rows together; a DISTINCT does not). Joins with other tables
@@ -148,7 +165,7 @@ pub fn row_local(plan: &LogicalPlan) -> bool {
                 let mut sub = false;
                 let _ = p.apply_subqueries(|_| {
                     sub = true;
-                    Ok(datafusion::common::tree_node::TreeNodeRecursion::Stop)
+                    Ok(TreeNodeRecursion::Stop)
                 });
                 !sub && p.inputs().iter().all(|i| walk(i, scans))
             }
@@ -457,6 +474,30 @@ mod tests {
         ];
         for (sql, local) in cases {
             assert_eq!(row_local_of(sql).await, local, "{sql}");
+        }
+    }
+
+    #[tokio::test]
+    async fn scans_find_a_table_in_joins_and_subqueries() {
+        let ctx = SessionContext::new();
+        for t in ["events", "window_events"] {
+            ctx.register_table(t, Arc::new(SwapTable::new(event_schema(), 1, 10)))
+                .unwrap();
+        }
+        let cases = [
+            ("SELECT event_id FROM events", false),
+            (
+                "SELECT e.event_id FROM events e JOIN window_events w ON e.pod = w.pod",
+                true,
+            ),
+            (
+                "SELECT event_id FROM events WHERE pod IN (SELECT pod FROM window_events)",
+                true,
+            ),
+        ];
+        for (sql, reads) in cases {
+            let plan = ctx.sql(sql).await.unwrap().into_optimized_plan().unwrap();
+            assert_eq!(scans(&plan, "window_events"), reads, "{sql}");
         }
     }
 
