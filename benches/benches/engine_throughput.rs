@@ -515,6 +515,7 @@ async fn engine_phase(dir: &Path, lookback: i64) {
         "topology_rss_mib": topology_rss,
         "held_rows": st.peak_retained_rows,
         "held_bytes": st.peak_retained_bytes,
+        "index_bytes": st.peak_index_bytes,
         "latency_p50_ms": ms(quantile(&latencies, 0.5)),
         "latency_p99_ms": ms(quantile(&latencies, 0.99)),
         "latency_max_ms": ms(latencies.last().copied().unwrap_or_default()),

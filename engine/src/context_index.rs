@@ -377,7 +377,8 @@ impl ContextIndex {
         Ok(())
     }
 
-    /// Bytes the index takes: its refs and its maps' slots (by their capacity).
+    /// Bytes the index takes: its refs, and its maps' slots by their capacity (a key
+    /// and a ref, and hashbrown's control byte).
     pub fn bytes(&self) -> usize {
         [&self.rows, &self.notable]
             .iter()

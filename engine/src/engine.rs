@@ -89,6 +89,8 @@ pub struct EngineStats {
     pub peak_retained_rows: u64,
     /// Most bytes of Arrow event data held at once (at the same moment as the rows).
     pub peak_retained_bytes: u64,
+    /// Bytes of the context index of those rows then (see [`crate::context_index`]).
+    pub peak_index_bytes: u64,
     /// Rows the context search found for stories, summed over windows.
     pub context_rows: u64,
     /// Of those, rows a story did not hold yet (added to it).
@@ -340,6 +342,7 @@ impl Engine {
         if self.retained.rows() as u64 > self.stats.peak_retained_rows {
             self.stats.peak_retained_rows = self.retained.rows() as u64;
             self.stats.peak_retained_bytes = (self.retained.bytes() + self.notable.bytes()) as u64;
+            self.stats.peak_index_bytes = self.index.bytes() as u64;
         }
         self.pending = Some(
             self.pending
