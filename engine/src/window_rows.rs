@@ -121,9 +121,11 @@ impl WindowPacking {
     }
 
     fn store_piece(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        let held = select_on_two_threads(batch, self.packing.schema(), |name, c| {
-            self.packing.pack(name, c)
-        })?;
+        let pack = |name: &str, c: &ArrayRef| self.packing.pack(name, c);
+        let held = match batch.num_rows() < TWO_THREADS_ROWS {
+            true => select(batch, self.packing.schema(), pack)?,
+            false => select_on_two_threads(batch, self.packing.schema(), pack)?,
+        };
         let (pod, object) = pod_and_object(&held)?;
         // Null where the pod is null: false there.
         let same = eq(&pod.1, &object)?;
@@ -197,6 +199,10 @@ fn select(
         .collect::<Result<Vec<_>>>()?;
     Ok(RecordBatch::try_new(schema, columns)?)
 }
+
+/// Rows from which a batch is packed on two threads: starting a thread costs tens of
+/// microseconds, more than packing a few rows (live collectors flush small batches).
+const TWO_THREADS_ROWS: usize = 1024;
 
 /// [`select`], converting the biggest column on a second thread. Packing is most of
 /// what a batch costs on arrival (FSST-compressing its text, ~0.47 s of the engine's
