@@ -1,10 +1,9 @@
 //! The streaming engine: push event batches, get stories as incidents close.
 
 use std::collections::BTreeMap;
-
-use ahash::HashSet;
 use std::time::{Duration, Instant};
 
+use ahash::HashSet;
 use arrow::array::{Array, BooleanArray, RecordBatch, TimestampNanosecondArray};
 use arrow::compute::filter_record_batch;
 use tapio_schemas::rows::to_batch;
