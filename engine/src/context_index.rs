@@ -427,9 +427,8 @@ impl ContextIndex {
             // A known key: only rows of batches that arrived since, or at or after the
             // earlier evaluation's end (see `Retained::range_unseen`).
             let unseen = search.seen.zip(first_unseen).filter(|_| known);
-            let from = |arrival: u64, seen: Option<Seen>| match seen {
-                Some(seen) if arrival <= seen.arrived => search.from.max(seen.end),
-                _ => search.from,
+            let from = |arrival: u64, seen: Option<Seen>| {
+                seen.map_or(search.from, |s| s.unseen_from(arrival, search.from))
             };
             if let Key::Event(id) = key {
                 let (seen, first) = (unseen.map(|u| u.0.1), unseen.map_or(0, |u| u.1.1));

@@ -21,6 +21,8 @@ pub struct Retained {
 #[derive(Debug)]
 struct Held {
     batch: RecordBatch,
+    /// Its `event_time` column, found once: the context search reads it per row found.
+    times: TimestampNanosecondArray,
     /// Earliest and latest event time in the batch.
     lo: i64,
     hi: i64,
@@ -40,8 +42,11 @@ impl Held {
         if lo >= start && hi < end {
             return Ok(Some(b.clone()));
         }
-        let t = times(b)?;
-        let mask: BooleanArray = t.iter().map(|v| v.map(|v| v >= start && v < end)).collect();
+        let mask: BooleanArray = self
+            .times
+            .iter()
+            .map(|v| v.map(|v| v >= start && v < end))
+            .collect();
         let f = filter_record_batch(b, &mask)?;
         Ok((f.num_rows() > 0).then_some(f))
     }
@@ -55,6 +60,18 @@ pub struct Seen {
     pub arrived: u64,
     /// End of the window evaluated then.
     pub end: i64,
+}
+
+impl Seen {
+    /// Where, from event time `start` on, the rows of the batch that arrived
+    /// `arrival`-th begin that an evaluation which saw this did not see: all of a batch
+    /// that arrived since; of an earlier one, those at or after its window's end.
+    pub fn unseen_from(&self, arrival: u64, start: i64) -> i64 {
+        match arrival > self.arrived {
+            true => start,
+            false => start.max(self.end),
+        }
+    }
 }
 
 /// Bytes of the rows a batch holds. Arrays decoded from IPC are slices of one message
@@ -80,9 +97,9 @@ impl Retained {
         if batch.num_rows() == 0 {
             return Ok(None);
         }
-        let t = times(&batch)?;
+        let times = times(&batch)?.clone();
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-        for v in t.iter().flatten() {
+        for v in times.iter().flatten() {
             lo = lo.min(v);
             hi = hi.max(v);
         }
@@ -92,6 +109,7 @@ impl Retained {
         self.arrivals += 1;
         self.batches.push_back(Held {
             batch,
+            times,
             lo,
             hi,
             bytes,
@@ -115,12 +133,7 @@ impl Retained {
     pub fn range_unseen(&self, start: i64, end: i64, seen: Seen) -> Result<Vec<RecordBatch>> {
         let mut out = Vec::new();
         for h in &self.batches {
-            let from = if h.arrival > seen.arrived {
-                start
-            } else {
-                start.max(seen.end)
-            };
-            out.extend(h.slice(from, end)?);
+            out.extend(h.slice(seen.unseen_from(h.arrival, start), end)?);
         }
         Ok(out)
     }
@@ -144,7 +157,7 @@ impl Retained {
                 best = Some(best.map_or(h.lo, |m| m.min(h.lo)));
                 continue;
             }
-            for v in times(&h.batch)?.iter().flatten().filter(|v| *v >= t) {
+            for v in h.times.iter().flatten().filter(|v| *v >= t) {
                 best = Some(best.map_or(v, |m| m.min(v)));
             }
         }
@@ -158,8 +171,7 @@ impl Retained {
         let h = self
             .batches
             .get(usize::try_from(arrival.checked_sub(first)?).ok()?)?;
-        // Checked on push: every held batch has the column.
-        times(&h.batch).ok().map(|t| (&h.batch, t))
+        Some((&h.batch, &h.times))
     }
 
     /// Arrival number of the last batch pushed (0 before any).
@@ -180,7 +192,7 @@ impl Retained {
     pub fn first_unseen(&self, seen: Seen) -> u64 {
         self.batches
             .iter()
-            .find(|h| h.arrival > seen.arrived || h.hi >= seen.end)
+            .find(|h| h.hi >= seen.unseen_from(h.arrival, i64::MIN))
             .map_or(self.arrivals + 1, |h| h.arrival)
     }
 
