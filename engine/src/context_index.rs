@@ -145,14 +145,16 @@ impl<'a> Texts<'a> {
     }
 }
 
-/// The key columns of a batch of the window's rows, as held ([`WindowPacking::schema`]).
+/// The key columns of a batch of the window's rows, as held ([`WindowPacking::schema`])
+/// or as a piece not packed yet ([`WindowPacking::pieces`]).
 struct RowKeys<'a> {
     kind: Texts<'a>,
     namespace: Texts<'a>,
     name: Texts<'a>,
     /// Null where the pod is the row's object (`same`).
     pod: Texts<'a>,
-    same: &'a BooleanArray,
+    /// `None` in a piece not packed yet: its pod column is whole.
+    same: Option<&'a BooleanArray>,
     workload_kind: Texts<'a>,
     workload: Texts<'a>,
     node: Texts<'a>,
@@ -160,10 +162,12 @@ struct RowKeys<'a> {
 
 impl<'a> RowKeys<'a> {
     fn of(batch: &'a RecordBatch) -> Result<Self> {
-        let same = batch
-            .column_by_name(POD_IS_OBJECT)
-            .and_then(|c| c.as_boolean_opt())
-            .ok_or_else(|| Error::Internal(format!("context index: no `{POD_IS_OBJECT}`")))?;
+        let same = match batch.column_by_name(POD_IS_OBJECT) {
+            Some(c) => Some(c.as_boolean_opt().ok_or_else(|| {
+                Error::Internal(format!("context index: `{POD_IS_OBJECT}` is not boolean"))
+            })?),
+            None => None,
+        };
         Ok(RowKeys {
             kind: Texts::of(batch, "object_kind")?,
             namespace: Texts::of(batch, "object_namespace")?,
@@ -178,7 +182,7 @@ impl<'a> RowKeys<'a> {
 
     /// Calls `f` with each key row `r` has.
     fn keys(&self, r: usize, mut f: impl FnMut(Key<'a>)) {
-        let same = self.same.is_valid(r) && self.same.value(r);
+        let same = self.same.is_some_and(|s| s.is_valid(r) && s.value(r));
         let (kind, namespace, name) = (self.kind.get(r), self.namespace.get(r), self.name.get(r));
         let pod = if same { name } else { self.pod.get(r) };
         if let (Some(namespace), Some(pod)) = (namespace, pod) {
@@ -484,7 +488,7 @@ impl ContextIndex {
                 stories.entry(story).or_default().push(at);
             }
             let taken = take_record_batch(batch, &UInt32Array::from(distinct))?;
-            let rows = if held { packing.unpack(&taken)? } else { taken };
+            let rows = if held { packing.plain(&taken)? } else { taken };
             out.push(Found {
                 rows,
                 stories: stories
@@ -522,11 +526,18 @@ mod tests {
         rows: Retained,
         notable: Retained,
         index: ContextIndex,
+        /// Hold rows plain, as the newest are until packed.
+        plain: bool,
     }
 
     impl Window {
         fn push(&mut self, events: &[UnifiedEvent]) {
-            for b in self.packing.store(&events_to_batch(events)).unwrap() {
+            let batch = events_to_batch(events);
+            let pieces = match self.plain {
+                true => self.packing.pieces(&batch).unwrap(),
+                false => self.packing.store(&batch).unwrap(),
+            };
+            for b in pieces {
                 self.rows.push(b).unwrap();
                 let arrival = self.rows.last_arrival();
                 let (b, _) = self.rows.batch(arrival).unwrap();
@@ -647,9 +658,14 @@ mod tests {
     /// Each kind of key finds its rows however the window holds them: a pod that is
     /// the row's object (held once), a pod that is not, a workload's own events (their
     /// names held as a dictionary), an object's, a node's; a signal's row among the
-    /// notable rows by id.
+    /// notable rows by id. The same in rows still plain.
     #[test]
     fn each_kind_of_key_finds_its_rows() {
+        each_kind_of_key_finds_its_rows_held(false);
+        each_kind_of_key_finds_its_rows_held(true);
+    }
+
+    fn each_kind_of_key_finds_its_rows_held(plain: bool) {
         let event = |id: &str, kind: &str, name: &str| {
             let mut e = pod_event(0);
             e.event_id = id.into();
@@ -671,7 +687,10 @@ mod tests {
         rs.workload = Some(ObjectRef::new("Deployment", "shop", "web"));
         let mut other_rs = event("other-rs", "ReplicaSet", "api-5c");
         other_rs.workload = Some(ObjectRef::new("Deployment", "shop", "api"));
-        let mut w = Window::default();
+        let mut w = Window {
+            plain,
+            ..Window::default()
+        };
         w.push(&[own, kernel, node, other_pod.clone(), rs, other_rs]);
         w.push_notable(&[other_pod]);
 
@@ -700,7 +719,8 @@ mod tests {
                 ("pod", "own"),
                 ("signal", "other-pod"),
                 ("workload", "rs"),
-            ]
+            ],
+            "plain: {plain}"
         );
     }
 

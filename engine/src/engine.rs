@@ -22,6 +22,16 @@ use crate::{Error, Result};
 
 const NS: i64 = 1_000_000_000;
 
+/// The newest rows, held plain until packed (see [`Engine::push`]): pieces of a batch
+/// with their arrival numbers.
+#[derive(Debug, Default)]
+enum Packing {
+    #[default]
+    Idle,
+    Waiting(Vec<(u64, RecordBatch)>),
+    Running(tokio::task::JoinHandle<Result<Vec<(u64, RecordBatch)>>>),
+}
+
 /// What closing windows produced.
 ///
 /// A story goes through `building` (evidence below the threshold: not published) →
@@ -101,7 +111,8 @@ pub struct EngineStats {
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct StageTimes {
     /// Dropping late rows, cutting each batch's notable rows (the routine-row prefilter,
-    /// once per row), and retaining both for the look-back.
+    /// once per row), and retaining both for the look-back: packing the rows, or
+    /// waiting for them to be packed where that ran while windows were evaluated.
     pub retain: Duration,
     /// Cutting a window (and its notable rows) out of the retained rows.
     pub prefilter: Duration,
@@ -194,6 +205,8 @@ pub struct Engine {
     times: StageTimes,
     /// Past incidents: similar ones and recurrences are attached to new stories.
     memory: Memory,
+    /// The newest rows, until they are held packed.
+    packing: Packing,
 }
 
 impl Engine {
@@ -233,6 +246,7 @@ impl Engine {
             stats: EngineStats::default(),
             times: StageTimes::default(),
             memory: Memory::default(),
+            packing: Packing::Idle,
         })
     }
 
@@ -318,13 +332,13 @@ impl Engine {
         let batch = self.drop_late(batch)?;
         let notable = owned_rows(&notable_rows(&batch)?)?;
         let mut retained: Option<(i64, i64)> = None;
-        for rows in self.runner.stored_rows(&batch)? {
-            if let Some((lo, hi)) = self.retained.push(rows)? {
+        let mut pieces = Vec::new();
+        for rows in self.runner.packing().pieces(&batch)? {
+            if let Some((lo, hi)) = self.retained.push(rows.clone())? {
                 retained = Some(retained.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
                 let arrival = self.retained.last_arrival();
-                if let Some((rows, _)) = self.retained.batch(arrival) {
-                    self.index.add_rows(arrival, rows)?;
-                }
+                self.index.add_rows(arrival, &rows)?;
+                pieces.push((arrival, rows));
             }
         }
         if self.notable.push(notable)?.is_some() {
@@ -333,11 +347,25 @@ impl Engine {
                 self.index.add_notable(arrival, rows)?;
             }
         }
-        self.times.retain += t.elapsed();
         let Some((lo, hi)) = retained else {
+            self.times.retain += t.elapsed();
             return Ok(Output::default());
         };
+        // The new rows are packed on another thread while the windows they close are
+        // evaluated (from when their patterns have run: DataFusion uses both cores):
+        // packing is most of what a batch costs on arrival, and the rest of evaluation
+        // runs on one core. Meanwhile the window holds them plain (see
+        // `WindowPacking::pieces`); patterns that read every row wait for them packed.
+        // (A push that failed may have left some waiting.)
+        self.hold_packed().await?;
+        self.packing = Packing::Waiting(pieces);
+        if self.runner.reads_window() {
+            self.hold_packed().await?;
+        }
+        self.times.retain += t.elapsed();
         self.stats.events += batch.num_rows() as u64;
+        // The most rows are held now, before the windows that close evict any; the
+        // newest of them still plain.
         if self.retained.rows() as u64 > self.stats.peak_retained_rows {
             self.stats.peak_retained_rows = self.retained.rows() as u64;
             self.stats.peak_retained_bytes = (self.retained.bytes() + self.notable.bytes()) as u64;
@@ -353,7 +381,46 @@ impl Engine {
         if self.next_window.is_none() {
             self.next_window = Some(window_start(lo, self.size()) + self.size());
         }
-        self.advance(self.watermark.unwrap_or(i64::MIN)).await
+        let out = self.advance(self.watermark.unwrap_or(i64::MIN)).await?;
+        let t = Instant::now();
+        self.hold_packed().await?;
+        self.times.retain += t.elapsed();
+        Ok(out)
+    }
+
+    /// Starts packing the pieces waiting for it on the blocking pool.
+    fn start_packing(&mut self) {
+        if let Packing::Waiting(pieces) = &mut self.packing {
+            let pieces = std::mem::take(pieces);
+            let packing = self.runner.packing().clone();
+            self.packing = Packing::Running(tokio::task::spawn_blocking(move || {
+                pieces
+                    .into_iter()
+                    .map(|(arrival, rows)| Ok((arrival, packing.store_piece(&rows, false)?)))
+                    .collect()
+            }));
+        }
+    }
+
+    /// Waits for the newest pieces to be packed (packs here those not started) and
+    /// holds them so, in place of their plain rows; those evicted meanwhile are dropped.
+    async fn hold_packed(&mut self) -> Result<()> {
+        let pieces = match std::mem::take(&mut self.packing) {
+            Packing::Idle => return Ok(()),
+            Packing::Waiting(pieces) => pieces
+                .into_iter()
+                .map(|(arrival, rows)| {
+                    Ok((arrival, self.runner.packing().store_piece(&rows, true)?))
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Packing::Running(job) => job
+                .await
+                .map_err(|e| Error::Internal(format!("packing the window's rows: {e}")))??,
+        };
+        for (arrival, rows) in pieces {
+            self.retained.replace(arrival, rows)?;
+        }
+        Ok(())
     }
 
     /// Processing-time progress for live input: moves the watermark to `now` minus the
@@ -441,6 +508,7 @@ impl Engine {
             self.stats.patterns_run += runs.run;
             self.stats.patterns_skipped += runs.skipped;
             let t = self.lap(t, |s| &mut s.patterns);
+            self.start_packing();
             let found = signals.len();
             self.stats.signals += self.incidents.add(signals)? as u64;
             // An incident still building (a probe blip, one back-off) gets its signals'
@@ -607,4 +675,38 @@ impl Engine {
 /// Sorts stories for output: by first seen, then id (deterministic).
 pub fn sort_stories(stories: &mut [Story]) {
     stories.sort_by(|a, b| (a.first_seen, &a.id).cmp(&(b.first_seen, &b.id)));
+}
+
+#[cfg(test)]
+mod tests {
+    use tapio_schemas::{UnifiedEvent, events_to_batch};
+
+    use super::*;
+    use crate::runner::tests::pod_event;
+
+    fn at(i: usize, secs: i64) -> UnifiedEvent {
+        let mut e = pod_event(i);
+        e.event_time += secs * NS;
+        e
+    }
+
+    /// The newest rows are packed while the windows they close are evaluated: however
+    /// many windows one batch closes, every row is held packed when `push` returns.
+    #[tokio::test]
+    async fn rows_are_held_packed_when_push_returns() {
+        let mut engine = Engine::new(EngineConfig::default()).await.unwrap();
+        let first: Vec<_> = (0..100).map(|i| at(i, (i % 50) as i64)).collect();
+        engine.push(events_to_batch(&first)).await.unwrap();
+        assert_eq!(engine.stats().windows_evaluated, 0);
+        // Rows in two more windows and one past them: three evaluations in one push.
+        let second: Vec<_> = (100..300).map(|i| at(i, [70, 130, 400][i % 3])).collect();
+        engine.push(events_to_batch(&second)).await.unwrap();
+        assert_eq!(engine.stats().windows_evaluated, 3);
+        let held = &engine.retained;
+        assert_eq!(held.rows(), 300);
+        for a in held.first_arrival()..=held.last_arrival() {
+            let (rows, _) = held.batch(a).unwrap();
+            assert!(engine.runner.packing().is_packed(rows), "arrival {a}");
+        }
+    }
 }

@@ -97,9 +97,10 @@ pub struct Runner {
     /// `events` (see [`crate::triggers`]).
     new_events: Arc<SwapTable>,
     /// How the window holds its rows, with the codecs of its packed columns.
-    packing: WindowPacking,
-    /// Every event of the window ([`Runner::stored_rows`]), for patterns that read
-    /// routine rows too (story context is looked up by key: [`crate::context_index`]).
+    packing: Arc<WindowPacking>,
+    /// Every event of the window (as [`WindowPacking::store`] holds it), for patterns
+    /// that read routine rows too (story context is looked up by key:
+    /// [`crate::context_index`]).
     window_events: Arc<SwapTable>,
     topology: Arc<SwapTable>,
     /// The topology views, each with its plan over `topology`, in computing order.
@@ -160,7 +161,7 @@ impl Runner {
             .options_mut()
             .optimizer
             .enable_dynamic_filter_pushdown = false;
-        let packing = WindowPacking::default();
+        let packing = Arc::new(WindowPacking::default());
         // Two sessions over the same tables but one: in `fresh`, `events` holds only the
         // notable rows new since the last window.
         let ctx = SessionContext::new_with_config(config.clone());
@@ -286,16 +287,12 @@ impl Runner {
         self.reads_window
     }
 
-    /// How the window holds its rows: what unpacks the rows the context search finds.
-    pub fn packing(&self) -> &WindowPacking {
+    /// How the window holds its rows, with this runner's codecs: what packs the rows
+    /// as they arrive ([`WindowPacking::store`]: what [`Runner::set_events`] takes and
+    /// [`crate::context_index`] indexes) and unpacks the rows the context search finds.
+    /// Shared, so that pieces can be packed on another thread.
+    pub fn packing(&self) -> &Arc<WindowPacking> {
         &self.packing
-    }
-
-    /// `batch` (of the event schema) as the window holds it ([`WindowPacking::store`]
-    /// with this runner's codecs): what [`Runner::set_events`] takes and
-    /// [`crate::context_index`] indexes.
-    pub fn stored_rows(&self, batch: &RecordBatch) -> Result<Vec<RecordBatch>> {
-        self.packing.store(batch)
     }
 
     /// Replaces the window's events: all of them (`window_events`)

@@ -174,6 +174,33 @@ impl Retained {
         Some((&h.batch, &h.times))
     }
 
+    /// Puts `batch` in place of the rows of the batch that arrived `arrival`-th, the
+    /// same rows held another way (the window packs a batch while it is already held:
+    /// see [`crate::window_rows::WindowPacking::pieces`]). `false` if that batch is no
+    /// longer held or `batch` has other rows.
+    pub fn replace(&mut self, arrival: u64, batch: RecordBatch) -> Result<bool> {
+        let Some(first) = self.batches.front().map(|h| h.arrival) else {
+            return Ok(false);
+        };
+        let Some(h) = arrival
+            .checked_sub(first)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.batches.get_mut(i))
+        else {
+            return Ok(false);
+        };
+        if batch.num_rows() != h.batch.num_rows() {
+            return Ok(false);
+        }
+        // Its own `event_time` column: the old one may hold the message it came in.
+        h.times = times(&batch)?.clone();
+        let bytes = slice_bytes(&batch);
+        self.bytes = self.bytes - h.bytes + bytes;
+        h.bytes = bytes;
+        h.batch = batch;
+        Ok(true)
+    }
+
     /// Arrival number of the last batch pushed (0 before any).
     pub fn last_arrival(&self) -> u64 {
         self.arrivals
@@ -273,5 +300,25 @@ mod tests {
         assert_eq!(times_of(&r.range_unseen(0, 20, seen).unwrap()), [3, 12, 15]);
         // Nothing new since: nothing unseen below the window's end.
         assert!(r.range_unseen(0, 20, r.seen(20)).unwrap().is_empty());
+    }
+
+    /// A held batch can be replaced by its rows held another way: its bytes are counted
+    /// anew, and the rows read from the new batch. Not by other rows, nor once evicted.
+    #[test]
+    fn a_batch_is_replaced_by_the_same_rows_only_while_held() {
+        let mut r = Retained::default();
+        r.push(batch(&[1, 2, 3])).unwrap();
+        r.push(batch(&[10, 11])).unwrap();
+        let small = batch(&[1, 2, 3]).project(&[0]).unwrap();
+        let before = r.bytes();
+        assert!(r.replace(1, small.clone()).unwrap());
+        assert_eq!(r.bytes(), before - 3 * 8);
+        assert_eq!(r.batch(1).unwrap().0, &small);
+        assert_eq!(r.rows(), 5);
+        assert!(!r.replace(2, batch(&[10, 11, 12])).unwrap(), "other rows");
+        r.evict(5);
+        assert!(!r.replace(1, small).unwrap(), "evicted");
+        assert!(!r.replace(3, batch(&[20])).unwrap(), "not arrived");
+        assert_eq!(r.bytes(), 2 * 16);
     }
 }

@@ -105,8 +105,19 @@ impl WindowPacking {
     /// pieces of at most [`NARROW_KEYS_ROWS`] rows, so that narrow dictionary keys always
     /// fit (batches from collectors and Kafka have 8,192 rows: one piece).
     pub fn store(&self, batch: &RecordBatch) -> Result<Vec<RecordBatch>> {
+        self.pieces(batch)?
+            .iter()
+            .map(|p| self.store_piece(p, true))
+            .collect()
+    }
+
+    /// `batch` (of [`event_schema`]) in [`window_schema`]'s columns, as they are, in the
+    /// pieces [`WindowPacking::store`] packs: the window holds these while a piece is
+    /// being packed ([`WindowPacking::store_piece`]), and reads them the same way.
+    pub fn pieces(&self, batch: &RecordBatch) -> Result<Vec<RecordBatch>> {
+        let plain = |b: &RecordBatch| select(b, window_schema(), |_, c| Ok(c.clone()));
         if batch.num_rows() <= NARROW_KEYS_ROWS {
-            return Ok(vec![self.store_piece(batch)?]);
+            return Ok(vec![plain(batch)?]);
         }
         (0..batch.num_rows())
             .step_by(NARROW_KEYS_ROWS)
@@ -115,14 +126,30 @@ impl WindowPacking {
                 // A copy of the piece's rows alone: a slice would hold (and
                 // `owned_rows` copy) the whole batch's buffers.
                 let rows = UInt64Array::from_iter_values(start as u64..(start + len) as u64);
-                self.store_piece(&take_record_batch(batch, &rows)?)
+                plain(&take_record_batch(batch, &rows)?)
             })
             .collect()
     }
 
-    fn store_piece(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+    /// Whether `batch` holds rows as [`WindowPacking::store_piece`] packed them, rather
+    /// than a piece still plain.
+    pub fn is_packed(&self, batch: &RecordBatch) -> bool {
+        batch.schema_ref().column_with_name(POD_IS_OBJECT).is_some()
+    }
+
+    /// Held rows, packed or a plain piece, as [`window_schema`]'s.
+    pub fn plain(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        match self.is_packed(batch) {
+            true => self.unpack(batch),
+            false => Ok(batch.clone()),
+        }
+    }
+
+    /// One of [`WindowPacking::pieces`] as the window holds it, in buffers of its own;
+    /// on two threads if `split` and the piece is big enough.
+    pub fn store_piece(&self, batch: &RecordBatch, split: bool) -> Result<RecordBatch> {
         let pack = |name: &str, c: &ArrayRef| self.packing.pack(name, c);
-        let held = match batch.num_rows() < TWO_THREADS_ROWS {
+        let held = match !split || batch.num_rows() < TWO_THREADS_ROWS {
             true => select(batch, self.packing.schema(), pack)?,
             false => select_on_two_threads(batch, self.packing.schema(), pack)?,
         };
@@ -529,6 +556,33 @@ mod tests {
                 .collect()
         };
         assert_eq!(pods(&back), pods(&events));
+    }
+
+    /// A batch is held plain while it is packed: its pieces are those the window packs,
+    /// and read the same, packed or not (the context search reads either).
+    #[test]
+    fn plain_pieces_read_as_their_packed_rows() {
+        let packing = WindowPacking::default();
+        let n = NARROW_KEYS_ROWS + 100;
+        let events: Vec<_> = (0..n)
+            .map(|i| {
+                let mut e = event(i);
+                e.pod = (i % 4 != 0).then(|| format!("api-{}", i % 9));
+                e
+            })
+            .collect();
+        let batch = events_to_batch(&events);
+        let pieces = packing.pieces(&batch).unwrap();
+        let stored = packing.store(&batch).unwrap();
+        assert_eq!(pieces.len(), stored.len());
+        for (plain, packed) in pieces.iter().zip(&stored) {
+            assert!(!packing.is_packed(plain));
+            assert!(packing.is_packed(packed));
+            assert_eq!(plain.schema(), window_schema());
+            let unpacked = packing.plain(packed).unwrap();
+            assert_eq!(packing.plain(plain).unwrap(), unpacked);
+            assert_eq!(packing.store_piece(plain, false).unwrap(), *packed);
+        }
     }
 
     #[test]
