@@ -11,6 +11,7 @@ pub mod engine;
 pub mod graph;
 pub mod held_events;
 pub mod incidents;
+pub mod lean_projection;
 pub mod memory;
 pub mod packed_text;
 pub mod patterns;

@@ -19,6 +19,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use tapio_schemas::{as_strings, event_schema, topology_schema};
 use tracing::trace;
 
+use crate::lean_projection::lean_projections;
 use crate::packed_text::Unpack;
 use crate::patterns::{PATTERNS, VIEWS};
 use crate::swap_table::SwapTable;
@@ -254,6 +255,7 @@ impl Runner {
                 .create_physical_plan()
                 .await
                 .map_err(error)?;
+            let plan = lean_projections(plan).map_err(error)?;
             patterns.push(PatternPlan { plan, trigger });
         }
         Ok(Runner {
