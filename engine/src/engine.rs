@@ -165,9 +165,6 @@ impl std::fmt::Display for StageTimes {
 #[derive(Debug)]
 struct Searched {
     revision: u64,
-    /// Whether it was still building (below the threshold): it looks up its signals'
-    /// own rows only then.
-    building: bool,
     keys: Vec<(&'static str, String)>,
     /// Per key: whether an earlier evaluation searched it (it needs only unseen rows).
     known: Vec<bool>,
@@ -520,11 +517,12 @@ impl Engine {
             self.searched
                 .retain(|id, _| self.incidents.get(id).is_some());
             for i in self.incidents.open() {
-                let building = i.weight() < threshold;
+                // The same revision has the same signals, weight included.
                 let earlier = self.searched.get(&i.id);
-                if earlier.is_some_and(|e| e.revision == i.revision && e.building == building) {
+                if earlier.is_some_and(|e| e.revision == i.revision) {
                     continue;
                 }
+                let building = i.weight() < threshold;
                 // Keys the last evaluation searched for this incident have seen its rows.
                 let before: HashSet<&(&'static str, String)> =
                     earlier.map(|e| e.keys.iter().collect()).unwrap_or_default();
@@ -536,7 +534,6 @@ impl Engine {
                 let known = keys.iter().map(|k| before.contains(k)).collect();
                 let keys = Searched {
                     revision: i.revision,
-                    building,
                     keys,
                     known,
                 };
