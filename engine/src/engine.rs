@@ -96,7 +96,8 @@ pub struct EngineStats {
     pub splits: u64,
     /// Most event rows held at once for the window and its look-back.
     pub peak_retained_rows: u64,
-    /// Most bytes of Arrow event data held at once (at the same moment as the rows).
+    /// Most bytes of Arrow event data held at once (at the same moment as the rows, the
+    /// newest batch still plain: see [`Engine::push`]).
     pub peak_retained_bytes: u64,
     /// Bytes of the context index of those rows then (see [`crate::context_index`]).
     pub peak_index_bytes: u64,

@@ -81,6 +81,8 @@ impl ExecutionPlan for LeanProjection {
         apply_expression_roots(self.projector.projection().as_ref().iter(), f)
     }
 
+    /// Keeps the properties it was made with, whatever `options` say: it is swapped in
+    /// after optimization, and the engine replaces children only to reset their state.
     fn replace_children(
         self: Arc<Self>,
         mut children: Vec<Arc<dyn ExecutionPlan>>,
