@@ -17,7 +17,7 @@ use crate::memory::{History, Memory, attach};
 use crate::runner::{Runner, notable_rows};
 use crate::story::{PodsByObject, ServicesByPod, assemble, assemble_story};
 use crate::window::{Retained, Seen, window_start};
-use crate::window_rows::owned_rows;
+use crate::window_rows::{WindowPacking, owned_rows};
 use crate::{Error, Result};
 
 const NS: i64 = 1_000_000_000;
@@ -30,6 +30,19 @@ enum Packing {
     Idle,
     Waiting(Vec<(u64, RecordBatch)>),
     Running(tokio::task::JoinHandle<Result<Vec<(u64, RecordBatch)>>>),
+}
+
+/// `pieces` as the window holds them ([`WindowPacking::store_piece`], on two threads
+/// if `split`), each with its arrival number.
+fn pack(
+    packing: &WindowPacking,
+    pieces: Vec<(u64, RecordBatch)>,
+    split: bool,
+) -> Result<Vec<(u64, RecordBatch)>> {
+    pieces
+        .into_iter()
+        .map(|(arrival, rows)| Ok((arrival, packing.store_piece(&rows, split)?)))
+        .collect()
 }
 
 /// What closing windows produced.
@@ -392,10 +405,7 @@ impl Engine {
             let pieces = std::mem::take(pieces);
             let packing = self.runner.packing().clone();
             self.packing = Packing::Running(tokio::task::spawn_blocking(move || {
-                pieces
-                    .into_iter()
-                    .map(|(arrival, rows)| Ok((arrival, packing.store_piece(&rows, false)?)))
-                    .collect()
+                pack(&packing, pieces, false)
             }));
         }
     }
@@ -405,12 +415,7 @@ impl Engine {
     async fn hold_packed(&mut self) -> Result<()> {
         let pieces = match std::mem::take(&mut self.packing) {
             Packing::Idle => return Ok(()),
-            Packing::Waiting(pieces) => pieces
-                .into_iter()
-                .map(|(arrival, rows)| {
-                    Ok((arrival, self.runner.packing().store_piece(&rows, true)?))
-                })
-                .collect::<Result<Vec<_>>>()?,
+            Packing::Waiting(pieces) => pack(self.runner.packing(), pieces, true)?,
             Packing::Running(job) => job
                 .await
                 .map_err(|e| Error::Internal(format!("packing the window's rows: {e}")))??,

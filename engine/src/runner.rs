@@ -1,6 +1,7 @@
-//! Runs the pattern library over one window with DataFusion. The SQL is planned once, down to physical plans over [`SwapTable`]s; each
-//! window swaps the tables' rows and runs a copy of each plan with its execution state
-//! reset (a plan carries state, so one is never re-executed as is).
+//! Runs the pattern library over one window with DataFusion. The SQL is planned once,
+//! down to physical plans over [`SwapTable`]s; each window swaps the tables' rows and
+//! runs a copy of each plan with its execution state reset (a plan carries state, so
+//! one is never re-executed as is).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

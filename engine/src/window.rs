@@ -167,11 +167,16 @@ impl Retained {
     /// The batch that arrived `arrival`-th (see [`Retained::last_arrival`]) with its
     /// `event_time` column, while it is held.
     pub fn batch(&self, arrival: u64) -> Option<(&RecordBatch, &TimestampNanosecondArray)> {
-        let first = self.batches.front()?.arrival;
-        let h = self
-            .batches
-            .get(usize::try_from(arrival.checked_sub(first)?).ok()?)?;
+        let h = &self.batches[self.position(arrival)?];
         Some((&h.batch, &h.times))
+    }
+
+    /// Where the batch that arrived `arrival`-th is in `batches`, while it is held.
+    fn position(&self, arrival: u64) -> Option<usize> {
+        let first = self.batches.front()?.arrival;
+        usize::try_from(arrival.checked_sub(first)?)
+            .ok()
+            .filter(|i| *i < self.batches.len())
     }
 
     /// Puts `batch` in place of the rows of the batch that arrived `arrival`-th, the
@@ -179,16 +184,10 @@ impl Retained {
     /// see [`crate::window_rows::WindowPacking::pieces`]). `false` if that batch is no
     /// longer held or `batch` has other rows.
     pub fn replace(&mut self, arrival: u64, batch: RecordBatch) -> Result<bool> {
-        let Some(first) = self.batches.front().map(|h| h.arrival) else {
+        let Some(i) = self.position(arrival) else {
             return Ok(false);
         };
-        let Some(h) = arrival
-            .checked_sub(first)
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| self.batches.get_mut(i))
-        else {
-            return Ok(false);
-        };
+        let h = &mut self.batches[i];
         if batch.num_rows() != h.batch.num_rows() {
             return Ok(false);
         }
