@@ -132,26 +132,62 @@ pub(crate) fn opt_i64(a: &Int64Array, i: usize) -> Option<i64> {
     (!a.is_null(i)).then(|| a.value(i))
 }
 
-pub(crate) fn read_list(a: &ListArray, i: usize) -> Vec<String> {
-    if a.is_null(i) {
-        return Vec::new();
+/// A list-of-strings column read row by row, its items cast to plain strings once: cast
+/// per row, the owner chains and attributes were most of decoding a batch into events.
+pub(crate) struct Lists<'a> {
+    list: &'a ListArray,
+    items: Option<StringArray>,
+}
+
+impl<'a> Lists<'a> {
+    pub(crate) fn of(list: &'a ListArray) -> Self {
+        Lists {
+            list,
+            items: as_strings(list.values()),
+        }
     }
-    let values = a.value(i);
-    match as_strings(&values) {
-        Some(s) => (0..s.len()).filter_map(|j| opt_str(&s, j)).collect(),
-        None => Vec::new(),
+
+    /// Row `i`'s items, null items left out (none for a null row, or items not strings).
+    pub(crate) fn get(&self, i: usize) -> Vec<String> {
+        let Some(items) = self.items.as_ref().filter(|_| self.list.is_valid(i)) else {
+            return Vec::new();
+        };
+        let offsets = self.list.value_offsets();
+        (offsets[i] as usize..offsets[i + 1] as usize)
+            .filter_map(|j| opt_str(items, j))
+            .collect()
     }
 }
 
-pub(crate) fn read_labels(a: &MapArray, i: usize) -> BTreeMap<String, String> {
-    if a.is_null(i) {
-        return BTreeMap::new();
+/// A map-of-strings column read row by row, its keys and values cast to plain strings
+/// once (see [`Lists`]).
+pub(crate) struct Maps<'a> {
+    map: &'a MapArray,
+    entries: Option<(StringArray, StringArray)>,
+}
+
+impl<'a> Maps<'a> {
+    pub(crate) fn of(map: &'a MapArray) -> Self {
+        Maps {
+            map,
+            entries: as_strings(map.keys()).zip(as_strings(map.values())),
+        }
     }
-    let entries = a.value(i);
-    let (Some(k), Some(v)) = (as_strings(entries.column(0)), as_strings(entries.column(1))) else {
-        return BTreeMap::new();
-    };
-    (0..k.len())
-        .map(|j| (k.value(j).to_string(), opt_str(&v, j).unwrap_or_default()))
-        .collect()
+
+    /// Row `i`'s entries, a null value as "" (none for a null row, or entries not
+    /// strings).
+    pub(crate) fn get(&self, i: usize) -> BTreeMap<String, String> {
+        let Some((keys, values)) = self.entries.as_ref().filter(|_| self.map.is_valid(i)) else {
+            return BTreeMap::new();
+        };
+        let offsets = self.map.value_offsets();
+        (offsets[i] as usize..offsets[i + 1] as usize)
+            .map(|j| {
+                (
+                    keys.value(j).to_string(),
+                    opt_str(values, j).unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
 }

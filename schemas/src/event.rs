@@ -13,8 +13,8 @@ use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
 use serde::{Deserialize, Serialize};
 
 use crate::columns::{
-    DICT, TS, dict_field, list_field, map_field, opt_i32, opt_i64, opt_str, read_labels, read_list,
-    req_str, req_ts, str_field, ts_field,
+    DICT, Lists, Maps, TS, dict_field, list_field, map_field, opt_i32, opt_i64, opt_str, req_str,
+    req_ts, str_field, ts_field,
 };
 use crate::{Error, Result};
 
@@ -558,7 +558,7 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<UnifiedEvent>> {
         c.omittable(Columns::any, "container_id")?,
     );
     let (wk, wn) = (col("workload_kind")?, col("workload_name")?);
-    let owner_chain = c.typed::<ListArray>("owner_chain")?;
+    let owner_chain = Lists::of(c.typed::<ListArray>("owner_chain")?);
     let (reason, message) = (col("reason")?, col("message")?);
     let count = c.typed::<Int64Array>("count")?;
     let exit_code = c.typed::<Int32Array>("exit_code")?;
@@ -572,8 +572,10 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<UnifiedEvent>> {
     );
     let src_port = c.omittable(Columns::typed::<Int32Array>, "src_port")?;
     let dst_port = c.omittable(Columns::typed::<Int32Array>, "dst_port")?;
-    let labels = c.omittable(Columns::typed::<MapArray>, "labels")?;
-    let attributes = c.typed::<MapArray>("attributes")?;
+    let labels = c
+        .omittable(Columns::typed::<MapArray>, "labels")?
+        .map(Maps::of);
+    let attributes = Maps::of(c.typed::<MapArray>("attributes")?);
 
     let mut out = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
@@ -610,7 +612,7 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<UnifiedEvent>> {
             container: opt_str(&container, i),
             container_id: container_id.as_ref().and_then(|a| opt_str(a, i)),
             workload,
-            owner_chain: read_list(owner_chain, i),
+            owner_chain: owner_chain.get(i),
             reason: opt_str(&reason, i),
             message: opt_str(&message, i),
             count: if count.is_null(i) { 1 } else { count.value(i) },
@@ -623,8 +625,8 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<UnifiedEvent>> {
             src_port: src_port.and_then(|a| opt_i32(a, i)),
             dst_ip: dst_ip.as_ref().and_then(|a| opt_str(a, i)),
             dst_port: dst_port.and_then(|a| opt_i32(a, i)),
-            labels: labels.map(|a| read_labels(a, i)).unwrap_or_default(),
-            attributes: read_labels(attributes, i),
+            labels: labels.as_ref().map(|a| a.get(i)).unwrap_or_default(),
+            attributes: attributes.get(i),
         });
     }
     Ok(out)

@@ -81,6 +81,17 @@ proptest! {
         prop_assert_eq!(back, events);
     }
 
+    /// A slice of a batch decodes to its rows alone: lists and maps are read through
+    /// the slice's offsets into the whole batch's items.
+    #[test]
+    fn sliced_events_round_trip(events in proptest::collection::vec(event(), 1..20), at in 0usize..20, len in 0usize..20) {
+        let batch = events_to_batch(&events);
+        let at = at % events.len();
+        let len = len.min(events.len() - at);
+        let back = events_from_batch(&batch.slice(at, len)).unwrap();
+        prop_assert_eq!(back.as_slice(), &events[at..at + len]);
+    }
+
     #[test]
     fn events_round_trip_json(events in proptest::collection::vec(event(), 1..5)) {
         for e in events {
