@@ -34,7 +34,10 @@ static MASKS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
 pub fn template(message: &str) -> String {
     let mut s = message.to_string();
     for (re, mask) in MASKS.iter() {
-        s = re.replace_all(&s, *mask).into_owned();
+        // Most masks find nothing in a message: the text is copied only when one does.
+        if let std::borrow::Cow::Owned(masked) = re.replace_all(&s, *mask) {
+            s = masked;
+        }
     }
     s
 }
