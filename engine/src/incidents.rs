@@ -15,7 +15,7 @@ use tapio_schemas::as_strings;
 use tapio_schemas::ids::stable_id;
 
 use crate::graph::{Graph, GraphEdge, NodeId};
-use crate::held_events::{BatchValues, HeldEvents};
+use crate::held_events::{HeldEvents, Intake, Offer};
 use crate::runner::Signal;
 use crate::{Error, Result};
 
@@ -238,8 +238,9 @@ impl Incidents {
             .column_by_name("event_id")
             .and_then(as_strings)
             .ok_or_else(|| Error::Internal("context rows: `event_id`".into()))?;
-        let mut values = BatchValues::new(batch);
+        let mut intake = Intake::new(batch);
         let mut taken = 0;
+        let mut pending = Vec::new();
         for (id, rows) in stories {
             let Some(i) = self.open.get_mut(id) else {
                 continue;
@@ -253,7 +254,24 @@ impl Incidents {
                     None => true,
                 })
                 .collect();
-            taken += i.events.add_from(&mut values, &rows)?;
+            match i.events.offer(&mut intake, &rows)? {
+                Offer::Taken(n) => taken += n,
+                Offer::Pending(p) => pending.push((id, p)),
+            }
+        }
+        // The rows of the incidents that hold rows, packed a chunk at a time.
+        let mut packed: Option<(usize, RecordBatch)> = None;
+        for (id, p) in pending {
+            let Some(i) = self.open.get_mut(id) else {
+                continue;
+            };
+            let chunk = p.chunk();
+            let rows = match packed.take() {
+                Some((c, rows)) if c == chunk => rows,
+                _ => intake.pack(chunk)?,
+            };
+            taken += i.events.hold(&rows, p)?;
+            packed = Some((chunk, rows));
         }
         Ok(taken)
     }
