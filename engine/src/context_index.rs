@@ -506,7 +506,8 @@ fn in_range(times: &TimestampNanosecondArray, r: usize, from: i64, end: i64) -> 
     times.is_valid(r) && (from..end).contains(&times.value(r))
 }
 
-fn row_number(r: usize) -> Result<u32> {
+/// Row `r` as a `u32` index (what Arrow's take kernels read).
+pub(crate) fn row_number(r: usize) -> Result<u32> {
     u32::try_from(r).map_err(|_| Error::Input(format!("a batch of over {} rows", u32::MAX)))
 }
 

@@ -24,6 +24,7 @@ use arrow::compute::{cast, interleave, take, take_record_batch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use tapio_schemas::{UnifiedEvent, as_strings, events_from_batch, events_to_batch};
 
+use crate::context_index::row_number;
 use crate::packed_text::PackedColumns;
 use crate::window_rows::{window_rows, window_schema};
 use crate::{Error, Result};
@@ -193,12 +194,9 @@ impl<'a> Intake<'a> {
             .ok_or_else(|| Error::Internal(format!("held rows: no row {r}")))
     }
 
-    /// Picks `rows` (of the batch) for one incident, in one run of a chunk.
-    fn pick(
-        &mut self,
-        rows: impl ExactSizeIterator<Item = usize>,
-        ids: Vec<String>,
-    ) -> Result<Pending> {
+    /// Picks `rows` (of the batch), whose events have the ids `ids`, for one incident,
+    /// in one run of a chunk.
+    fn pick(&mut self, rows: &[usize], ids: Vec<String>) -> Result<Pending> {
         let full = |c: &Vec<u32>| !c.is_empty() && c.len() + rows.len() > INTAKE_CHUNK;
         if self.chunks.last().is_none_or(full) {
             self.chunks.push(Vec::new());
@@ -207,7 +205,7 @@ impl<'a> Intake<'a> {
         let picked = &mut self.chunks[chunk];
         let start = picked.len();
         for r in rows {
-            picked.push(row_number(r)?);
+            picked.push(row_number(*r)?);
         }
         Ok(Pending { chunk, start, ids })
     }
@@ -285,9 +283,8 @@ impl HeldEvents {
         }
         if !self.rows.is_empty() || self.few.len() + keep.len() > FEW {
             self.keep_as_rows()?;
-            let rows: Vec<usize> = keep.values().copied().collect();
-            let pending = intake.pick(rows.into_iter(), keep.into_keys().collect())?;
-            return Ok(Offer::Pending(pending));
+            let (ids, rows): (Vec<String>, Vec<usize>) = keep.into_iter().unzip();
+            return Ok(Offer::Pending(intake.pick(&rows, ids)?));
         }
         for r in keep.values() {
             self.few.insert(intake.get(*r)?);
@@ -669,11 +666,6 @@ fn pack_rows(batch: &RecordBatch, rows: impl Iterator<Item = usize>) -> Result<R
         })
         .collect::<Result<Vec<ArrayRef>>>()?;
     Ok(RecordBatch::try_new(SCHEMA.clone(), columns)?)
-}
-
-fn row_number(r: usize) -> Result<u32> {
-    u32::try_from(r)
-        .map_err(|_| Error::Input(format!("held rows: row {r} of over {} rows", u32::MAX)))
 }
 
 /// The occurrence count of row `r` (1 when null).
