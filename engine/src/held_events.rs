@@ -877,8 +877,7 @@ mod tests {
         assert_eq!((held.len(), held.rows.batches.len()), (0, 0));
     }
 
-    /// A held row keeps nothing of the window batch it came from (that batch leaves the
-    /// window while the story goes on): a taken dictionary column would keep its values.
+    /// Adds the buffers of `d` and its children to `out`: (address, length).
     fn pointers(d: &ArrayData, out: &mut Vec<(usize, usize)>) {
         out.extend(d.buffers().iter().map(|b| (b.as_ptr() as usize, b.len())));
         out.extend(
@@ -960,6 +959,8 @@ mod tests {
         }
     }
 
+    /// A held row keeps nothing of the window batch it came from (that batch leaves the
+    /// window while the story goes on): a taken dictionary column would keep its values.
     #[test]
     fn held_rows_hold_nothing_of_the_window_batch() {
         let (window, every) = filler(FEW + 1);
